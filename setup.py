@@ -86,7 +86,7 @@ class BuildExt(build_ext):
             print(f"warning: skipping the CUDA extension ({err}); set METEORFAST_CUDA=1 to make this fatal")
 
     def _compile_cuda(self, ext: Extension, sources: list[str]) -> None:
-        nvcc = getattr(ext, "nvcc")
+        nvcc = ext.nvcc
         archs: tuple[int, ...] = CONFIG.cuda_archs
         gencode: list[str] = []
         for arch in archs:
@@ -109,7 +109,9 @@ class BuildExt(build_ext):
         with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
             objects = list(pool.map(compile_one, sources))
         lib_dirs = cuda_library_dirs(nvcc)
-        static = next((Path(d) / "libcudart_static.a" for d in lib_dirs if (Path(d) / "libcudart_static.a").is_file()), None)
+        static = next(
+            (Path(d) / "libcudart_static.a" for d in lib_dirs if (Path(d) / "libcudart_static.a").is_file()), None
+        )
         if static is None:
             raise RuntimeError(f"libcudart_static.a not found in nvcc's library directories {lib_dirs}")
         ext.extra_objects = [*objects, str(static)]

@@ -74,7 +74,7 @@ def _parse_archs(text: str) -> tuple[int, ...]:
 
 
 def build_config() -> BuildConfig:
-    """Read the build-time variables. Raises :class:`~meteorfast.errors.ConfigurationError` on a value that cannot be used."""
+    """Read the build-time variables; raises :class:`~meteorfast.errors.ConfigurationError` on an unusable value."""
     cuda = _get("METEORFAST_CUDA", "auto").lower()
     if cuda not in _CUDA_MODES:
         raise ConfigurationError(f"METEORFAST_CUDA: expected one of {', '.join(_CUDA_MODES)}, got {cuda!r}")
@@ -100,7 +100,7 @@ def _default_threads() -> int:
 
 
 def runtime_config() -> RuntimeConfig:
-    """Read the run-time variables afresh. Raises :class:`~meteorfast.errors.ConfigurationError` on a value that cannot be used."""
+    """Read the run-time variables afresh; raises :class:`~meteorfast.errors.ConfigurationError` if one is unusable."""
     kernels = _get("METEORFAST_KERNELS", "auto").lower()
     if kernels not in _KERNEL_MODES:
         raise ConfigurationError(

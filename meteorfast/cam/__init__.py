@@ -18,18 +18,20 @@ import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
 
 from meteorfast import config
-from meteorfast.cam import reference
+from meteorfast.cam import device, reference
+from meteorfast.cam.device import DeviceOutputs
 from meteorfast.cam.reference import Localization, LocalizeMode, StackResult
 from meteorfast.errors import BackendUnavailableError, DeviceError, InputError, NonFiniteError
 
 __all__ = [
     "CamResult",
+    "DeviceOutputs",
     "Localization",
     "LocalizeMode",
     "NativeInfo",
@@ -125,8 +127,20 @@ def _native() -> ModuleType | None:
     return _cpu
 
 
-def _is_device(arr: object) -> bool:
-    return hasattr(arr, "__cuda_array_interface__")
+def _on_device(name: str, first: object, out: DeviceOutputs | None) -> bool:
+    """True for the CUDA path (device buffers in, ``out`` given); raises on a mix of host and device."""
+    if device.is_device(first):
+        if out is None:
+            raise InputError(
+                f"{name}: device buffers in need device buffers out; "
+                "pass out=DeviceOutputs(...) (see meteorfast.cam.device)"
+            )
+        return True
+    if out is not None:
+        raise InputError(
+            f"{name}: out= takes device buffers and goes with device inputs; host arrays return their results"
+        )
+    return False
 
 
 def _float_array(name: str, arr: object, ndim: int, allow_half: bool = True) -> npt.NDArray[Any]:
@@ -191,21 +205,42 @@ def pool_gradients(grad: npt.ArrayLike) -> FloatArray:
     return alpha
 
 
+@overload
 def grad_cam(
-    features: npt.ArrayLike,
-    grad: npt.ArrayLike | None = None,
+    features: npt.ArrayLike, grad: npt.ArrayLike | None = None, *, weights: npt.ArrayLike | None = None,
+    out: None = None, stream: int = 0,
+) -> FloatArray: ...  # fmt: skip
+@overload
+def grad_cam(
+    features: object, grad: object = None, *, weights: None = None, out: DeviceOutputs, stream: int = 0
+) -> None: ...
+def grad_cam(
+    features: Any,
+    grad: Any = None,
     *,
     weights: npt.ArrayLike | None = None,
-) -> FloatArray:
+    out: DeviceOutputs | None = None,
+    stream: int = 0,
+) -> FloatArray | None:
     """Grad-CAM at feature resolution, pytorch-grad-cam's contract.
 
     ``features: float32|float16 [N,K,h,w]`` (the CAM layer's activation A) and either ``grad`` of the same shape
     (dlogit_meteor/dA) or ``weights: float32 [N,K]`` (precomputed channel weights, e.g. an engine's
     ``cam_weights``). Returns ``cam: float32 [N,h,w]``, each item min-max scaled into [0, 1].
+
+    With device buffers (and ``grad``), the CUDA kernels write ``out.alpha`` and ``out.cam`` on ``stream``, and
+    the call returns None once they are queued.
     """
+    if _on_device("grad_cam", features, out):
+        if weights is not None or out is None:
+            raise InputError("grad_cam: the CUDA path takes grad, not weights")
+        device.grad_cam(features, grad, out=out, stream=stream)
+        return None
     f = _float_array("grad_cam", features, 4)
     if (grad is None) == (weights is None):
-        raise InputError("grad_cam: expected exactly one of grad or weights, got " + ("both" if grad is not None else "neither"))
+        raise InputError(
+            "grad_cam: expected exactly one of grad or weights, got " + ("both" if grad is not None else "neither")
+        )
     cpu = _native()
     cam = np.empty((f.shape[0], *f.shape[2:]), np.float32)
     if grad is not None:
@@ -232,7 +267,7 @@ def _geometry(geometry: npt.ArrayLike | None, n: int) -> FloatArray:
         geo[:, :2] = 1.0
         return geo
     geo = np.asarray(geometry, np.float32)
-    if geo.shape == (4,):
+    if geo.ndim == 1 and geo.shape[0] == 4:
         geo = np.broadcast_to(geo, (n, 4))
     if geo.shape != (n, 4):
         raise InputError(
@@ -258,21 +293,39 @@ def _check_localize(
     return float(input_size[0]), float(input_size[1]), _MODES[mode]
 
 
+@overload
 def localize(
-    cam: npt.ArrayLike,
-    fmap: npt.ArrayLike,
+    cam: npt.ArrayLike, fmap: npt.ArrayLike, *, input_size: Sequence[float], geometry: npt.ArrayLike | None = None,
+    mode: LocalizeMode = "fused", radius: int = 1, out: None = None, stream: int = 0,
+) -> Localization: ...  # fmt: skip
+@overload
+def localize(
+    cam: object, fmap: object, *, input_size: Sequence[float], geometry: object, mode: LocalizeMode = "fused",
+    radius: int = 1, out: DeviceOutputs, stream: int = 0,
+) -> None: ...  # fmt: skip
+def localize(
+    cam: Any,
+    fmap: Any,
     *,
     input_size: Sequence[float],
-    geometry: npt.ArrayLike | None = None,
+    geometry: Any = None,
     mode: LocalizeMode = "fused",
     radius: int = 1,
-) -> Localization:
+    out: DeviceOutputs | None = None,
+    stream: int = 0,
+) -> Localization | None:
     """Locate the meteor from the CAM and the first-layer map.
 
     ``cam: float32 [N,h,w]``, ``fmap: float32 [N,H1,W1]`` (channel mean of the first conv activation),
     ``input_size = (in_h, in_w)`` of the model, ``geometry: float32 [N,4]`` or ``[4]`` = ``(scale_x, scale_y,
     offset_x, offset_y)`` from model-input to frame pixels (default: identity). Returns ``x, y, peak: float32 [N]``.
+
+    With device buffers (``geometry`` then required, on the device), the CUDA kernel writes ``out.x``, ``out.y``
+    and ``out.peak`` on ``stream``, and the call returns None once it is queued.
     """
+    if _on_device("localize", cam, out) and out is not None:
+        device.localize(cam, fmap, geometry, input_size=input_size, mode=mode, radius=radius, out=out, stream=stream)
+        return None
     c = _float_array("localize", cam, 3, allow_half=False)
     f = _float_array("localize", fmap, 3, allow_half=False)
     in_h, in_w, code = _check_localize(c, f, input_size, mode, radius)
@@ -296,20 +349,39 @@ class CamResult:
     peak: FloatArray
 
 
+@overload
 def postprocess(
-    features: npt.ArrayLike,
-    grad: npt.ArrayLike,
-    fmap: npt.ArrayLike,
+    features: npt.ArrayLike, grad: npt.ArrayLike, fmap: npt.ArrayLike, *, input_size: Sequence[float],
+    geometry: npt.ArrayLike | None = None, mode: LocalizeMode = "fused", radius: int = 1, out: None = None,
+    stream: int = 0,
+) -> CamResult: ...  # fmt: skip
+@overload
+def postprocess(
+    features: object, grad: object, fmap: object, *, input_size: Sequence[float], geometry: object,
+    mode: LocalizeMode = "fused", radius: int = 1, out: DeviceOutputs, stream: int = 0,
+) -> None: ...  # fmt: skip
+def postprocess(
+    features: Any,
+    grad: Any,
+    fmap: Any,
     *,
     input_size: Sequence[float],
-    geometry: npt.ArrayLike | None = None,
+    geometry: Any = None,
     mode: LocalizeMode = "fused",
     radius: int = 1,
-) -> CamResult:
+    out: DeviceOutputs | None = None,
+    stream: int = 0,
+) -> CamResult | None:
     """Pooling, CAM and localisation in one call (one pass per item on the native path).
 
     ``features, grad: float32|float16 [N,K,h,w]``, ``fmap: float32 [N,H1,W1]``; the rest as :func:`localize`.
+    With device buffers, every field of ``out`` is written on ``stream`` and the call returns None once queued.
     """
+    if _on_device("postprocess", features, out) and out is not None:
+        device.postprocess(
+            features, grad, fmap, geometry, input_size=input_size, mode=mode, radius=radius, out=out, stream=stream
+        )
+        return None
     f = _float_array("postprocess", features, 4)
     g = _float_array("postprocess", grad, 4)
     m = _float_array("postprocess", fmap, 3, allow_half=False)
@@ -326,7 +398,20 @@ def postprocess(
     cam = np.empty(cam_shape, np.float32)
     x, y, peak = (np.empty(n, np.float32) for _ in range(3))
     bad = _call(
-        "postprocess", cpu.postprocess, _native_view(g), _native_view(f), m, geo, in_h, in_w, code, radius, cam, x, y, peak
+        "postprocess",
+        cpu.postprocess,
+        _native_view(g),
+        _native_view(f),
+        m,
+        geo,
+        in_h,
+        in_w,
+        code,
+        radius,
+        cam,
+        x,
+        y,
+        peak,
     )
     _raise_nonfinite("postprocess", bad)
     return CamResult(cam, x, y, peak)
@@ -349,7 +434,7 @@ class Stacker:
             raise InputError(f"Stacker: expected a frame shape of positive sizes, got {self.shape}")
         self.dtype = dt
         npix = int(np.prod(self.shape))
-        acc = reference.accumulator_dtype(dt)
+        acc = reference.accumulator_dtype(dt)  # type: ignore[arg-type]  # checked to be uint8/uint16 above
         self._max = np.zeros(npix, dt)
         self._argmax = np.zeros(npix, np.uint16)
         self._sum = np.zeros(npix, acc)
@@ -401,7 +486,12 @@ class Stacker:
             _call("Stacker.result", fn, self._max, self._sum, self._sumsq, self.frames, mean, std, cand)
             r = StackResult(self._max.copy(), self._argmax.copy(), mean, std, cand, self.frames)
         return StackResult(
-            *(a.reshape(self.shape) for a in (r.max, r.argmax, r.mean, r.std, r.candidate)), frames=r.frames
+            max=r.max.reshape(self.shape),
+            argmax=r.argmax.reshape(self.shape),
+            mean=r.mean.reshape(self.shape),
+            std=r.std.reshape(self.shape),
+            candidate=r.candidate.reshape(self.shape),
+            frames=r.frames,
         )
 
 

@@ -58,7 +58,7 @@ def _finite(name: str, arr: npt.NDArray[np.floating], axes: tuple[int, ...]) -> 
 def pool_gradients(grad: npt.NDArray[np.floating]) -> FloatArray:
     """``grad: float32|float16 [N,K,h,w]`` -> ``alpha: float32 [N,K]``, the spatial mean."""
     g = np.asarray(grad, np.float64)
-    alpha = g.mean(axis=(2, 3))
+    alpha: npt.NDArray[np.float64] = g.mean(axis=(2, 3))
     _finite("pool_gradients", alpha, (1,))
     return alpha.astype(np.float32)
 
@@ -66,7 +66,8 @@ def pool_gradients(grad: npt.NDArray[np.floating]) -> FloatArray:
 def _minmax_scale(c: npt.NDArray[np.float64], axes: tuple[int, ...]) -> npt.NDArray[np.float64]:
     lo = c.min(axis=axes, keepdims=True)
     hi = c.max(axis=axes, keepdims=True)
-    return (c - lo) / ((hi - lo) + float(CAM_EPS))
+    scaled: npt.NDArray[np.float64] = (c - lo) / ((hi - lo) + float(CAM_EPS))
+    return scaled
 
 
 def weighted_cam(features: npt.NDArray[np.floating], alpha: npt.NDArray[np.floating]) -> FloatArray:
@@ -110,7 +111,8 @@ def upsample(cam: npt.NDArray[np.float32], size: tuple[int, int]) -> FloatArray:
     # Horizontal pass on the two source rows first, then the vertical blend, in float32, in OpenCV's order.
     top = c[:, y0][:, :, x0] * (one - fx) + c[:, y0][:, :, x1] * fx
     bot = c[:, y1][:, :, x0] * (one - fx) + c[:, y1][:, :, x1] * fx
-    return (top * (one - fy)[:, None] + bot * fy[:, None]).astype(np.float32)
+    out: FloatArray = (top * (one - fy)[:, None] + bot * fy[:, None]).astype(np.float32)
+    return out
 
 
 def block_under(i: npt.NDArray[np.intp], n_coarse: int, n_fine: int) -> tuple[npt.NDArray[np.intp], ...]:

@@ -1,0 +1,136 @@
+"""The one base every inference runtime sits behind (after Polygraphy's runners).
+
+Public methods check and time; subclasses fill in ``_open_impl``, ``_infer_impl`` and ``_close_impl`` only.
+Inputs and outputs are keyed by tensor name: the Grad-CAM tensors (``features``, ``grad``, ``conv1_map``) are just
+more names.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import ClassVar
+
+import numpy as np
+import numpy.typing as npt
+
+from meteorfast.errors import InputError, MeteorfastError
+
+Dim = int | str | None
+"""A tensor dimension: a fixed size, or a symbolic / unknown one (dynamic batch)."""
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """Name, NumPy dtype and shape of an engine input or output. Dynamic dimensions are ``str`` or ``None``."""
+
+    name: str
+    dtype: np.dtype[np.generic]
+    shape: tuple[Dim, ...]
+
+    def check(self, arr: npt.NDArray[np.generic]) -> None:
+        """Raise :class:`InputError` unless ``arr`` fits this spec."""
+        if arr.dtype != self.dtype:
+            raise InputError(
+                f"input {self.name!r}: expected dtype {self.dtype}, got {arr.dtype}; "
+                f"convert with .astype(np.{self.dtype.name})"
+            )
+        if arr.ndim != len(self.shape) or any(
+            isinstance(d, int) and d != s for d, s in zip(self.shape, arr.shape, strict=False)
+        ):
+            raise InputError(f"input {self.name!r}: expected shape {self.shape}, got {arr.shape}")
+
+
+class Backend(ABC):
+    """A runnable engine. Use as a context manager, or call :meth:`open` and :meth:`close`."""
+
+    name: ClassVar[str]
+    suffixes: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, model: str | Path) -> None:
+        self.model = Path(model)
+        self._inputs: dict[str, TensorSpec] | None = None
+        self._outputs: dict[str, TensorSpec] | None = None
+        self.last_infer_ms: float = float("nan")
+
+    # ---- lifecycle ----
+    def open(self) -> Backend:
+        if self._inputs is None:
+            inputs, outputs = self._open_impl()
+            self._inputs = {s.name: s for s in inputs}
+            self._outputs = {s.name: s for s in outputs}
+        return self
+
+    def close(self) -> None:
+        if self._inputs is not None:
+            self._inputs = self._outputs = None
+            self._close_impl()
+
+    @property
+    def is_open(self) -> bool:
+        return self._inputs is not None
+
+    def __enter__(self) -> Backend:
+        return self.open()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        # Returns None: an exception inside the block propagates.
+        self.close()
+
+    # ---- specs ----
+    def _require_open(self) -> tuple[dict[str, TensorSpec], dict[str, TensorSpec]]:
+        if self._inputs is None or self._outputs is None:
+            raise MeteorfastError(f"{self.name} backend for {self.model}: expected an open backend; call open() first")
+        return self._inputs, self._outputs
+
+    @property
+    def input_specs(self) -> dict[str, TensorSpec]:
+        return dict(self._require_open()[0])
+
+    @property
+    def output_specs(self) -> dict[str, TensorSpec]:
+        return dict(self._require_open()[1])
+
+    # ---- inference ----
+    def infer(self, feeds: Mapping[str, npt.ArrayLike]) -> dict[str, npt.NDArray[np.generic]]:
+        """Run one batch. ``feeds`` maps every input name to an array; returns every output by name.
+
+        The wall time of the run is kept in :attr:`last_infer_ms`.
+        """
+        inputs, _ = self._require_open()
+        missing = sorted(set(inputs) - set(feeds))
+        extra = sorted(set(feeds) - set(inputs))
+        if missing or extra:
+            raise InputError(
+                f"{self.name} backend: expected inputs {sorted(inputs)}, got {sorted(feeds)}"
+                + (f"; missing {missing}" if missing else "")
+                + (f"; unknown {extra}" if extra else "")
+            )
+        arrays: dict[str, npt.NDArray[np.generic]] = {}
+        for name, value in feeds.items():
+            arr = np.ascontiguousarray(value)
+            inputs[name].check(arr)
+            arrays[name] = arr
+        start = time.perf_counter()
+        out = self._infer_impl(arrays)
+        self.last_infer_ms = (time.perf_counter() - start) * 1e3
+        return out
+
+    # ---- for subclasses ----
+    @abstractmethod
+    def _open_impl(self) -> tuple[list[TensorSpec], list[TensorSpec]]:
+        """Load the model; return (input specs, output specs)."""
+
+    @abstractmethod
+    def _infer_impl(self, feeds: dict[str, npt.NDArray[np.generic]]) -> dict[str, npt.NDArray[np.generic]]:
+        """Run validated, contiguous feeds."""
+
+    @abstractmethod
+    def _close_impl(self) -> None:
+        """Release the runtime's resources."""

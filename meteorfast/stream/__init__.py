@@ -1,0 +1,7 @@
+"""Frames in: sources (decoding on their own threads) feeding the rest of the pipeline."""
+
+from __future__ import annotations
+
+from meteorfast.stream.sources import Frame, VideoFileSource, prefetch
+
+__all__ = ["Frame", "VideoFileSource", "prefetch"]
