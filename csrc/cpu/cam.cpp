@@ -67,18 +67,20 @@ bool with_dtypes(int grad_dtype, int feat_dtype, const void* grad, const void* f
     return body(static_cast<const uint16_t*>(grad), static_cast<const uint16_t*>(feat));
 }
 
-// Returns false when the map holds NaN or Inf.
+// Returns false when the map holds NaN or Inf (lo and hi are then meaningless). Written as a SIMD reduction.
 bool minmax(const float* p, int64_t count, float* lo, float* hi) {
-    float a = p[0], b = p[0];
-    bool finite = true;
+    float a = INFINITY, b = -INFINITY;
+    unsigned int bad = 0;
+#pragma omp simd reduction(min : a) reduction(max : b) reduction(| : bad)
     for (int64_t i = 0; i < count; ++i) {
-        finite &= mf::is_finite(p[i]);
-        a = p[i] < a ? p[i] : a;
-        b = p[i] > b ? p[i] : b;
+        const float v = p[i];
+        bad |= mf::is_finite(v) ? 0u : 1u;
+        a = v < a ? v : a;
+        b = v > b ? v : b;
     }
     *lo = a;
     *hi = b;
-    return finite;
+    return bad == 0;
 }
 
 // cv2 INTER_LINEAR taps of one axis, computed once per call rather than per pixel.

@@ -10,7 +10,8 @@
 namespace {
 
 template <typename T, typename Acc>
-void add(const T* frame, int64_t npix, int t, T* max, uint16_t* amax, Acc* sum, Acc* sumsq) {
+void add(const T* __restrict__ frame, int64_t npix, int t, T* __restrict__ max, uint16_t* __restrict__ amax,
+         Acc* __restrict__ sum, Acc* __restrict__ sumsq) {
     mf::detail::check_add(npix, t);
     const uint16_t tt = (uint16_t)t;
 #pragma omp parallel for simd schedule(static)

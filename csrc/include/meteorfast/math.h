@@ -200,13 +200,14 @@ HOST_DEVICE void to_frame(float u, float v, int H, int W, double in_h, double in
 }
 
 // Stacking (RMS FF style). The accumulators start at zero; frame t updates them in place. The strict '>' keeps
-// the earliest frame that reached the maximum.
+// the earliest frame that reached the maximum. The stores are unconditional selects, not a branch, so the CPU
+// loop over pixels vectorises (a compiler may not invent a store a branch skips).
 template <typename T, typename Acc>
 HOST_DEVICE void stack_update(T v, uint16_t t, T* mx, uint16_t* amx, Acc* sum, Acc* sumsq) {
-    if (v > *mx) {
-        *mx = v;
-        *amx = t;
-    }
+    const T m = *mx;
+    const bool up = v > m;
+    *mx = up ? v : m;
+    *amx = up ? t : *amx;
     *sum += (Acc)v;
     *sumsq += (Acc)v * (Acc)v;
 }

@@ -1,0 +1,117 @@
+"""Native kernels against the NumPy reference, interleaved in one run (A B A B ...), reported as ratios.
+
+    python benchmarks/kernel_ratios.py [--pairs 15] [--json benchmarks/results/kernels.json]
+
+Machines are noisy, so only ratios measured side by side in one process mean anything; each pair gives one ratio,
+and min / median / max are reported. The goals of the foundation issue: post-processing >= 5x, stacking >= 3x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from conftest import GEOMETRY, N  # noqa: E402
+
+import meteorfast  # noqa: E402
+import meteorfast.cam as mc  # noqa: E402
+from meteorfast.cam import reference as ref  # noqa: E402
+from meteorfast.io import atomic_write_bytes  # noqa: E402
+
+
+def timed(fn: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def compare(native: Callable[[], Any], reference: Callable[[], Any], pairs: int) -> dict[str, Any]:
+    native()
+    reference()  # warm caches and thread pools
+    t_native, t_ref, ratios = [], [], []
+    for _ in range(pairs):
+        a = timed(native)
+        b = timed(reference)
+        t_native.append(a)
+        t_ref.append(b)
+        ratios.append(b / a)
+    return {
+        "native_ms_median": statistics.median(t_native) * 1e3,
+        "reference_ms_median": statistics.median(t_ref) * 1e3,
+        "ratio_min": min(ratios),
+        "ratio_median": statistics.median(ratios),
+        "ratio_max": max(ratios),
+        "pairs": pairs,
+    }
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pairs", type=int, default=15)
+    parser.add_argument("--json", default=None, help="also write the results here")
+    args = parser.parse_args()
+    os.environ["METEORFAST_KERNELS"] = "native"
+    info = mc.native_info()
+    if not info.cpu:
+        print(f"native CPU kernels not built: {info.reason}", file=sys.stderr)
+        return 2
+    rng = np.random.default_rng(0)
+    feat = np.maximum(rng.standard_normal((N, 1280, 7, 7)), 0).astype(np.float32)
+    grad = (rng.standard_normal((N, 1280, 7, 7)) * 1e-3).astype(np.float32)
+    fmap = rng.random((N, 112, 112)).astype(np.float32)
+    frames = rng.integers(0, 256, (25, 720, 1280), dtype=np.uint8)
+
+    results: dict[str, Any] = {
+        "machine": {
+            "cpu": cpu_model(),
+            "cpus_usable": len(os.sched_getaffinity(0)),
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "meteorfast": meteorfast.__version__,
+            "kernel_threads": info.threads,
+        },
+        "command": "python " + " ".join(sys.argv),
+    }
+    for mode in ("fused", "paper"):
+        results[f"postprocess_{mode}"] = {
+            "load": "N=64 K=1280 7x7 features, 112x112 first-layer map",
+            **compare(
+                lambda m=mode: mc.postprocess(feat, grad, fmap, input_size=(224, 224), mode=m),  # type: ignore[misc]
+                lambda m=mode: ref.localize(ref.grad_cam(feat, grad), fmap, GEOMETRY, (224, 224), m),  # type: ignore[misc]
+                args.pairs,
+            ),
+        }
+    results["stacking"] = {
+        "load": "25 frames 1280x720 uint8 (native: streamed frame by frame; reference: vectorised over the window)",
+        **compare(lambda: mc.stack(frames), lambda: ref.stack(frames), args.pairs),
+    }
+    text = json.dumps(results, indent=2)
+    print(text)
+    if args.json:
+        atomic_write_bytes(args.json, (text + "\n").encode())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
