@@ -22,12 +22,12 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conftest import GEOMETRY, N  # noqa: E402
+from conftest import GEOMETRY, N
 
-import meteorfast  # noqa: E402
-import meteorfast.cam as mc  # noqa: E402
-from meteorfast.cam import reference as ref  # noqa: E402
-from meteorfast.io import atomic_write_bytes  # noqa: E402
+import meteorfast
+import meteorfast.cam as mc
+from meteorfast.cam import reference as ref
+from meteorfast.io import atomic_write_bytes
 
 
 def timed(fn: Callable[[], Any]) -> float:
