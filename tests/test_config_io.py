@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -103,3 +105,30 @@ def test_full_disk_leaves_no_partial_file(tmp_path: Path, monkeypatch: pytest.Mo
     with pytest.raises(OutputError, match="free some space"):
         atomic_write_bytes(target, b"x" * 100000)
     assert list(tmp_path.iterdir()) == []
+
+
+def run_setup(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    repo = Path(__file__).resolve().parent.parent
+    if not (repo / "setup.py").is_file():
+        pytest.skip("needs the source checkout")
+    pytest.importorskip("Cython", reason="setup.py needs Cython (part of the [test] extra)")
+    return subprocess.run(
+        [sys.executable, "setup.py", "--name"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **env},
+    )
+
+
+def test_setup_refuses_forced_cuda_without_nvcc() -> None:
+    out = run_setup({"METEORFAST_CUDA": "1", "METEORFAST_NVCC": "/nonexistent/nvcc"})
+    assert out.returncode != 0
+    assert "METEORFAST_CUDA=1 asks for the CUDA extension, but nvcc was not found" in out.stderr
+
+
+def test_setup_refuses_bad_build_settings() -> None:
+    out = run_setup({"METEORFAST_CUDA": "sometimes"})
+    assert out.returncode != 0
+    assert "METEORFAST_CUDA: expected one of auto, 0, 1, got 'sometimes'" in out.stderr
