@@ -15,7 +15,7 @@ from dataclasses import asdict
 from typing import Any
 
 from meteorfast import __version__
-from meteorfast.errors import MeteorfastError
+from meteorfast.errors import BackendUnavailableError, MeteorfastError
 
 
 def info_dict() -> dict[str, Any]:
@@ -82,6 +82,28 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _size(text: str) -> tuple[int, int]:
+    parts = [p for p in text.replace("x", ",").split(",") if p]
+    if len(parts) not in (1, 2) or not all(p.isdigit() for p in parts):
+        raise argparse.ArgumentTypeError(f"expected SIZE or H,W (e.g. 224 or 224,224), got {text!r}")
+    return (int(parts[0]), int(parts[-1]))
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    try:
+        from meteorfast.export import export_onnx
+        from meteorfast.models import ARCHS, create
+    except ImportError as err:
+        raise BackendUnavailableError(
+            f'export needs torch, which is not installed ({err}); pip install "meteorfast[train]"'
+        ) from err
+    model = create(args.arch, pretrained=args.pretrained, in_chans=args.in_chans, head=args.head, weights=args.weights)
+    size = args.input_size or ARCHS[args.arch].default_input
+    path = export_onnx(model, args.out, size)
+    print(f"wrote {path}: {args.arch} ({args.head} head), input uint8 [N,{args.in_chans},{size[0]},{size[1]}]")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="meteorfast", description="Meteor detection with in-engine Grad-CAM.")
     parser.add_argument("--version", action="version", version=f"meteorfast {__version__}")
@@ -97,6 +119,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--window", type=int, default=25, help="frames per stacked window (default 25, one second)")
     p.add_argument("--overlay", default=None, help="write a PNG of the clip's maximum with each window's transient")
     p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("export", help="export a model to ONNX with the Grad-CAM outputs (needs the [train] extra)")
+    p.add_argument(
+        "--arch", default="efficientnet_lite0", choices=["efficientnet_lite0", "resnet18", "resnet34", "tiny"]
+    )
+    p.add_argument("--head", default="gap", choices=["gap", "fastai"])
+    p.add_argument("--pretrained", action="store_true", help="start from ImageNet weights (shipped for Lite0 only)")
+    p.add_argument("--weights", default=None, help="a state dict to load (meteorfast, torchvision or fastai keys)")
+    p.add_argument("--in-chans", type=int, default=1, choices=[1, 3], help="1 for grey cameras (default), 3 for RGB")
+    p.add_argument("--input-size", type=_size, default=None, help="SIZE or H,W (default: the arch's, 224 for most)")
+    p.add_argument("--out", required=True, help="the .onnx file to write")
+    p.set_defaults(func=_cmd_export)
     return parser
 
 

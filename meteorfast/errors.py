@@ -39,10 +39,15 @@ class OutputError(MeteorfastError, OSError):
     """An output file could not be written."""
 
 
+class ExportError(MeteorfastError, ValueError):
+    """A model cannot be exported with the Grad-CAM outputs (unsupported head layer, bad settings)."""
+
+
 __all__ = [
     "BackendUnavailableError",
     "ConfigurationError",
     "DeviceError",
+    "ExportError",
     "InputError",
     "MeteorfastError",
     "NonFiniteError",

@@ -9,8 +9,22 @@ from pathlib import Path
 from meteorfast.errors import OutputError
 
 
+def _new_file_mode() -> int:
+    """0o666 less the process umask, as open() would give; mkstemp's 0o600 is not what users expect of outputs."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (temporary file in the same directory, fsync, rename)."""
+    """Write ``data`` to ``path`` atomically (temporary file in the same directory, fsync, rename). A new file gets
+    the usual permissions (0o666 less the umask); an existing one keeps its own."""
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -20,6 +34,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
             f"output: expected a writable directory for {str(target)!r}, got {err.strerror}; choose another --out"
         ) from err
     try:
+        os.fchmod(fd, target.stat().st_mode & 0o7777 if target.exists() else _new_file_mode())
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()

@@ -132,3 +132,16 @@ def test_setup_refuses_bad_build_settings() -> None:
     out = run_setup({"METEORFAST_CUDA": "sometimes"})
     assert out.returncode != 0
     assert "METEORFAST_CUDA: expected one of auto, 0, 1, got 'sometimes'" in out.stderr
+
+
+def test_atomic_write_gives_usual_permissions(tmp_path: Path) -> None:
+    target = tmp_path / "out.bin"
+    old = os.umask(0o022)
+    try:
+        atomic_write_bytes(target, b"x")
+    finally:
+        os.umask(old)
+    assert target.stat().st_mode & 0o777 == 0o644
+    target.chmod(0o600)
+    atomic_write_bytes(target, b"y")
+    assert target.stat().st_mode & 0o777 == 0o600
