@@ -104,6 +104,34 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _batch(text: str) -> tuple[int, int, int]:
+    parts = text.split(",")
+    if len(parts) != 3 or not all(p.strip().isdigit() for p in parts):
+        raise argparse.ArgumentTypeError(f"expected MIN,OPT,MAX (e.g. 1,8,32), got {text!r}")
+    a, b, c = (int(p) for p in parts)
+    return (a, b, c)
+
+
+def _cmd_quantize(args: argparse.Namespace) -> int:
+    from meteorfast.quantize import quantize_onnx
+
+    report = quantize_onnx(args.model, args.out, calib=args.calib, method=args.method)
+    sources = ", ".join(f"{n} {k}" for k, n in report.calibration.items())
+    print(f"wrote {report.path}: INT8 QDQ, per-channel; calibrated on {sources}; {report.float_nodes} nodes kept float")
+    return 0
+
+
+def _cmd_build_engine(args: argparse.Namespace) -> int:
+    from meteorfast.backends.tensorrt import build_engine
+
+    path = build_engine(
+        args.model, precision=args.precision, batch=args.batch, out_dir=args.out, workspace_mb=args.workspace,
+        timing_cache=args.timing_cache, calib=args.calib, force=args.force,
+    )  # fmt: skip
+    print(f"engine: {path}\nmanifest: {path.with_suffix('.json')}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="meteorfast", description="Meteor detection with in-engine Grad-CAM.")
     parser.add_argument("--version", action="version", version=f"meteorfast {__version__}")
@@ -131,6 +159,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input-size", type=_size, default=None, help="SIZE or H,W (default: the arch's, 224 for most)")
     p.add_argument("--out", required=True, help="the .onnx file to write")
     p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser(
+        "quantize", help="static INT8 (QDQ, per-channel) copy of an exported graph, CAM outputs in float"
+    )
+    p.add_argument("model", help="an .onnx written by `meteorfast export`")
+    p.add_argument("--calib", type=int, default=64, help="calibration frames (default 64)")
+    p.add_argument("--method", default="minmax", choices=["minmax", "entropy", "percentile"])
+    p.add_argument("--out", required=True, help="the INT8 .onnx to write")
+    p.set_defaults(func=_cmd_quantize)
+
+    p = sub.add_parser("build-engine", help="build a TensorRT engine (and its manifest) from an exported graph")
+    p.add_argument("model", help="an .onnx written by `meteorfast export` (or `quantize`, for INT8 from Q/DQ)")
+    p.add_argument("--precision", default="fp16", choices=["fp32", "fp16", "int8"])
+    p.add_argument("--batch", type=_batch, default=(1, 8, 32), help="MIN,OPT,MAX batch of the profile (default 1,8,32)")
+    p.add_argument("--workspace", type=int, default=2048, help="builder workspace in MiB (default 2048)")
+    p.add_argument("--timing-cache", default="engines/timing.cache", help="kept between builds")
+    p.add_argument("--calib", type=int, default=256, help="INT8 calibration frames when the graph has no Q/DQ")
+    p.add_argument("--force", action="store_true", help="rebuild even if a matching engine exists")
+    p.add_argument("--out", default="engines", help="directory for the engine and manifest (default engines/)")
+    p.set_defaults(func=_cmd_build_engine)
     return parser
 
 

@@ -39,6 +39,10 @@ class OutputError(MeteorfastError, OSError):
     """An output file could not be written."""
 
 
+class EngineMismatchError(MeteorfastError, RuntimeError):
+    """A TensorRT engine was built for another GPU, TensorRT version or ONNX; the message gives the rebuild command."""
+
+
 class ExportError(MeteorfastError, ValueError):
     """A model cannot be exported with the Grad-CAM outputs (unsupported head layer, bad settings)."""
 
@@ -47,6 +51,7 @@ __all__ = [
     "BackendUnavailableError",
     "ConfigurationError",
     "DeviceError",
+    "EngineMismatchError",
     "ExportError",
     "InputError",
     "MeteorfastError",

@@ -23,7 +23,7 @@ def tool(name: str) -> list[str]:
 
 def test_ruff_lint_and_format() -> None:
     ruff = tool("ruff")
-    paths = ["meteorfast", "tests", "benchmarks", "setup.py"]
+    paths = ["meteorfast", "tests", "benchmarks", "tools", "setup.py"]
     lint = subprocess.run([*ruff, "check", *paths], cwd=REPO, capture_output=True, text=True)
     assert lint.returncode == 0, lint.stdout + lint.stderr
     fmt = subprocess.run([*ruff, "format", "--check", *paths], cwd=REPO, capture_output=True, text=True)

@@ -24,6 +24,7 @@ __all__ = [
     "TensorSpec",
     "available_backends",
     "backend_for",
+    "choose_backend",
     "get_backend",
     "register",
 ]
@@ -59,9 +60,11 @@ def _missing(*modules: str) -> list[str]:
     missing = []
     for m in modules:
         try:
-            found = importlib.util.find_spec(m) is not None
+            spec = importlib.util.find_spec(m)
         except (ImportError, ValueError):  # ValueError: blocked with sys.modules[m] = None
-            found = False
+            spec = None
+        # A directory of .pyi stubs (tensorrt-stubs) imports as an empty namespace package: not the runtime.
+        found = spec is not None and spec.origin not in (None, "namespace")
         if not found:
             missing.append(m)
     return missing
@@ -124,3 +127,16 @@ def backend_for(model: str | Path) -> type[Backend]:
             return get_backend(entry.name)
     known = sorted(s for e in _REGISTRY.values() for s in e.suffixes)
     raise InputError(f"backend: expected a model file ending in one of {known}, got {str(model)!r}")
+
+
+def choose_backend(model: str | Path, backend: str = "auto") -> str:
+    """The backend name to run ``model`` with. ``auto``: TensorRT when it and a GPU are usable (an ``.onnx`` is then
+    built into an engine first), otherwise ONNX Runtime; an engine file always needs TensorRT."""
+    if backend != "auto":
+        if backend not in _REGISTRY:
+            raise InputError(f"backend: expected 'auto' or one of {sorted(_REGISTRY)}, got {backend!r}")
+        return backend
+    suffix = Path(model).suffix.lower()
+    if suffix in _REGISTRY["tensorrt"].suffixes:
+        return "tensorrt"
+    return "tensorrt" if _REGISTRY["tensorrt"].probe().available else "onnxruntime"
