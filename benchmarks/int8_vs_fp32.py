@@ -38,7 +38,7 @@ def main() -> int:
     from meteorfast.models import create
     from meteorfast.preprocess import Preprocessor
     from meteorfast.quantize import quantize_onnx
-    from meteorfast.synth import night_sky
+    from meteorfast.synth import SimConfig, sample
 
     torch.manual_seed(0)
     tmp = Path(tempfile.mkdtemp())
@@ -46,7 +46,7 @@ def main() -> int:
     report = quantize_onnx(fp32, tmp / "lite0.int8.onnx", calib=args.calib, seed=0)
     # Held out: other clip frames (the calibration took every 4th) and other synthetic seeds.
     clip = [f for i, f in enumerate(sample_clip_frames()) if i % 4 == 2][:32]
-    synth = [f.image for f in night_sky(32, (360, 640), seed=1234)]
+    synth = [f.image for f in sample(32, 1234, config=SimConfig(size=(360, 640)))]
     frames, _ = Preprocessor((224, 224)).batch(clip + synth)
     so = ort.SessionOptions()
     so.log_severity_level = 3

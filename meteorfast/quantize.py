@@ -38,7 +38,7 @@ class CalibrationSet:
 def calibration_frames(count: int, size: tuple[int, int], channels: int = 1, seed: int = 0) -> CalibrationSet:
     """``count`` representative model inputs: a third synthetic, the rest real (GMN clip, DSLR frames if present)."""
     from meteorfast.datasets import meteorfinder_frames, sample_clip_frames, shared_realdata
-    from meteorfast.synth import night_sky
+    from meteorfast.synth import SimConfig, sample
 
     if count < 1:
         raise InputError(f"quantize: expected at least 1 calibration frame, got {count}")
@@ -47,7 +47,7 @@ def calibration_frames(count: int, size: tuple[int, int], channels: int = 1, see
     images: list[npt.NDArray[np.uint8]] = []
     sources: dict[str, int] = {}
     synthetic = max(1, count // 3)
-    images += [f.image for f in night_sky(synthetic, (360, 640), seed=seed)]
+    images += [np.asarray(f.image, np.uint8) for f in sample(synthetic, seed, config=SimConfig(size=(360, 640)))]
     sources["synthetic"] = synthetic
     real: list[tuple[str, npt.NDArray[np.uint8]]] = [("gmn_clip", f) for f in sample_clip_frames(step=4)]
     shared = shared_realdata()

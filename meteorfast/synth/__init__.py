@@ -1,0 +1,44 @@
+"""Night-sky simulator for meteor cameras, deterministic by seed.
+
+It renders single frames and short clips at any resolution (default 1280x720, 25 fps), 8- or 16-bit, in two
+geometries (``wide`` field and ``allsky`` fisheye), with ground truth per item: the label, the confounder type, and
+for meteors the streak's segment in each frame.
+
+* Sky: background, gradient, light-pollution glow, twilight, vignetting. Stars: magnitude distribution, Gaussian
+  PSF, scintillation. Sensor: shot and read noise, hot pixels, H.264-like block artefacts (a JPEG round trip).
+* Scenery: the Moon and its halo, horizon, buildings and trees as silhouettes, a station label and a timestamp.
+* Meteors: straight or slightly curved streaks with a Gaussian cross-section, a light curve with flares,
+  fragmentation and wake, motion within the exposure; fireballs that brighten the sky; faint ones near the noise.
+* Labelled confounders (negatives): aircraft (strobes and navigation lights), satellites (slow, uniform, some
+  flaring), birds and insects (blurred near-field blobs), lightning and flashes, moving clouds, dew or fog, and
+  camera shake.
+
+Static layers are rendered once per scene (and at reduced resolution where they are smooth) and reused by every
+frame of a clip; moving objects are drawn in their bounding boxes only.
+"""
+
+from __future__ import annotations
+
+from meteorfast.synth.render import (
+    CONFOUNDERS,
+    KINDS,
+    SimClip,
+    SimConfig,
+    SimFrame,
+    Truth,
+    render_clip,
+    render_frame,
+    sample,
+)
+
+__all__ = [
+    "CONFOUNDERS",
+    "KINDS",
+    "SimClip",
+    "SimConfig",
+    "SimFrame",
+    "Truth",
+    "render_clip",
+    "render_frame",
+    "sample",
+]

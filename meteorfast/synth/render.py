@@ -1,0 +1,536 @@
+"""The simulator's renderer (see :mod:`meteorfast.synth`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from meteorfast.errors import InputError
+
+METEOR_KINDS = ("meteor", "fireball", "faint_meteor")
+CONFOUNDERS = ("aircraft", "satellite", "bird", "lightning", "cloud", "fog", "shake")
+KINDS = (*METEOR_KINDS, "clean", *CONFOUNDERS)
+
+Segment = tuple[float, float, float, float]
+SKY_NOISE = 4.5  # a typical sky pixel's noise (ADU), the unit of meteor amplitudes
+F32 = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """``size = (height, width)``; ``geometry``: ``wide`` or ``allsky`` (fisheye circle); ``bits``: 8 or 16;
+    ``fps`` and the per-frame ``exposure`` (seconds) of clips; ``still_exposure``: the shutter time of single frames
+    (long enough by default to hold a whole meteor, as all-sky stills do); ``compress``: H.264-like artefacts."""
+
+    size: tuple[int, int] = (720, 1280)
+    geometry: str = "wide"
+    bits: int = 8
+    fps: float = 25.0
+    exposure: float = 1 / 25
+    still_exposure: float = 5.0
+    compress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.geometry not in ("wide", "allsky"):
+            raise InputError(f"synth: expected geometry 'wide' or 'allsky', got {self.geometry!r}")
+        if self.bits not in (8, 16):
+            raise InputError(f"synth: expected bits 8 or 16, got {self.bits}")
+        if min(self.size) < 16:
+            raise InputError(f"synth: expected a size of at least 16x16, got {self.size}")
+        if not (self.fps > 0 and 0 < self.exposure <= 1 / self.fps + 1e-9 and self.still_exposure > 0):
+            raise InputError(
+                f"synth: expected fps > 0, 0 < exposure <= 1/fps, still_exposure > 0; got fps={self.fps}, "
+                f"exposure={self.exposure}, still_exposure={self.still_exposure}"
+            )
+
+
+@dataclass(frozen=True)
+class Truth:
+    """``label`` 1 for a meteor; ``kind`` (one of :data:`KINDS`); ``confounder`` for labelled negatives; per frame,
+    the meteor's ``segments`` ``(x0, y0, x1, y1)`` in pixels, None where it is not in that frame."""
+
+    label: int
+    kind: str
+    confounder: str | None
+    segments: tuple[Segment | None, ...]
+
+
+@dataclass(frozen=True)
+class SimFrame:
+    """``image``: uint8 or uint16 ``[H, W]``."""
+
+    image: npt.NDArray[np.unsignedinteger]
+    truth: Truth
+
+
+@dataclass(frozen=True)
+class SimClip:
+    """``frames``: uint8 or uint16 ``[T, H, W]`` at ``fps``."""
+
+    frames: npt.NDArray[np.unsignedinteger]
+    truth: Truth
+    fps: float
+
+
+# ---------------------------------------------------------------- drawing helpers
+
+
+def _upsample(low: F32, size: tuple[int, int]) -> F32:
+    import cv2
+
+    return np.asarray(cv2.resize(low, (size[1], size[0]), interpolation=cv2.INTER_LINEAR), np.float32)
+
+
+def _fractal(rng: np.random.Generator, shape: tuple[int, int], octaves: int = 4) -> F32:
+    """Smooth noise in [0, 1] at ``shape`` (sum of upsampled random octaves)."""
+    out = np.zeros(shape, np.float32)
+    for o in range(octaves):
+        cells = (max(2, shape[0] >> (octaves - o)), max(2, shape[1] >> (octaves - o)))
+        out += _upsample(rng.random(cells, dtype=np.float32), shape) / (2**o)
+    out -= out.min()
+    return out / max(float(out.max()), 1e-6)
+
+
+def _draw_path(img: F32, pts: npt.NDArray[np.float64], values: npt.NDArray[np.float64], sigma: float) -> None:
+    """Add a polyline through ``pts`` ([K, 2] x, y) with per-vertex brightness, blurred to a Gaussian cross-section
+    of ``sigma`` px, into ``img`` in place (only the bounding box is touched)."""
+    import cv2
+
+    h, w = img.shape
+    pad = int(4 * sigma + 3)
+    x0 = max(int(np.floor(pts[:, 0].min())) - pad, 0)
+    y0 = max(int(np.floor(pts[:, 1].min())) - pad, 0)
+    x1 = min(int(np.ceil(pts[:, 0].max())) + pad + 1, w)
+    y1 = min(int(np.ceil(pts[:, 1].max())) + pad + 1, h)
+    if x1 <= x0 or y1 <= y0:
+        return
+    roi = np.zeros((y1 - y0, x1 - x0), np.float32)
+    scale = 16  # cv2's 4-bit sub-pixel shift
+    local = np.round((pts - [x0, y0]) * scale).astype(np.int32)
+    for i in range(len(pts) - 1):
+        v = float(0.5 * (values[i] + values[i + 1]))
+        if v > 0:
+            cv2.line(roi, tuple(local[i]), tuple(local[i + 1]), v, 1, cv2.LINE_AA, 4)
+    if len(pts) == 1:
+        cv2.circle(roi, tuple(local[0]), 0, float(values[0]), -1, cv2.LINE_AA, 4)
+    # The blur spreads each drawn pixel's value; scale so the cross-section peaks near the drawn value.
+    roi = cv2.GaussianBlur(roi, (0, 0), sigma) * np.float32(2.5066 * sigma)
+    img[y0:y1, x0:x1] += roi
+
+
+def _dot(img: F32, x: float, y: float, value: float, sigma: float) -> None:
+    _draw_path(img, np.array([[x, y]], np.float64), np.array([value], np.float64), sigma)
+
+
+# ---------------------------------------------------------------- the scene (static per clip)
+
+
+class _Scene:
+    def __init__(self, rng: np.random.Generator, cfg: SimConfig, kind: str, n_frames: int = 1) -> None:
+        import cv2
+
+        h, w = cfg.size
+        self.cfg = cfg
+        self.rng = rng
+        self.bank_frames = n_frames > 2
+        self.bank: F32 | None = None
+        lh, lw = max(h // 8, 4), max(w // 8, 4)
+        yy, xx = np.mgrid[0:lh, 0:lw].astype(np.float32)
+        yy /= lh
+        xx /= lw
+        base = rng.uniform(6, 45)
+        sky = base + rng.uniform(-10, 10) * (xx - 0.5) + rng.uniform(-10, 10) * (yy - 0.5)
+        gx, gy = rng.uniform(0, 1), rng.uniform(0.7, 1.3)  # light-pollution dome near the horizon
+        sky += rng.uniform(0, 60) * np.exp(-((xx - gx) ** 2 + (yy - gy) ** 2) * rng.uniform(2, 8))
+        if rng.random() < 0.25:  # twilight: brighter towards the horizon
+            sky += rng.uniform(10, 60) * np.clip(yy, 0, 1) ** 2
+        r2 = ((xx - 0.5) / 0.5) ** 2 * (w / max(h, w)) ** 2 + ((yy - 0.5) / 0.5) ** 2 * (h / max(h, w)) ** 2
+        sky *= 1 - rng.uniform(0.1, 0.35) * r2
+        self.sky = _upsample(sky.astype(np.float32), cfg.size)
+        self.mask: npt.NDArray[np.bool_] | None = None
+        if cfg.geometry == "allsky":
+            circle = np.zeros((h, w), np.uint8)
+            cv2.circle(circle, (w // 2, h // 2), int(0.48 * min(h, w)), 1, -1)
+            self.mask = circle.astype(bool)
+        # Stars: counts climb towards the limiting magnitude; flux 10^(-0.4 m); magnitude ~1.5 saturates.
+        count = int(rng.uniform(0.3, 1.2) * h * w / 1500)
+        limit = rng.uniform(6.5, 9.5)
+        mags = np.maximum(limit - rng.exponential(1.3, count), -1)
+        flux = 3000 * 10 ** (-0.4 * (mags - 1.5))
+        sx, sy = rng.uniform(0, w, count), rng.uniform(0, h, count)
+        stars = np.zeros((h, w), np.float32)
+        np.add.at(stars, (sy.astype(int), sx.astype(int)), flux.astype(np.float32))
+        self.psf = float(rng.uniform(0.7, 1.5))
+        self.stars = np.asarray(cv2.GaussianBlur(stars, (0, 0), self.psf), np.float32)
+        self.scintillation = float(rng.uniform(0.0, 0.3))
+        # The Moon and its halo.
+        if rng.random() < 0.25:
+            mx, my, mr = rng.uniform(0, w), rng.uniform(0, h * 0.7), rng.uniform(6, 20)
+            d = np.hypot(xx * w - mx, yy * h - my).astype(np.float32)
+            halo = rng.uniform(20, 120) * np.exp(-d / rng.uniform(30, 150))
+            self.sky += _upsample(halo.astype(np.float32), cfg.size)
+            cv2.circle(self.sky, (int(mx), int(my)), int(mr), float(rng.uniform(220, 400)), -1, cv2.LINE_AA)
+        # Silhouettes: horizon, buildings, trees.
+        self.silhouette: npt.NDArray[np.bool_] | None = None
+        if rng.random() < 0.5:
+            sil = np.zeros((h, w), np.uint8)
+            xs = np.linspace(0, w, 24)
+            ys = h * (1 - rng.uniform(0.02, 0.12)) + np.cumsum(rng.normal(0, h * 0.01, xs.size))
+            pts = np.concatenate([np.stack([xs, ys], 1), [[w, h], [0, h]]]).astype(np.int32)
+            cv2.fillPoly(sil, [pts], 1)
+            for _ in range(rng.integers(0, 5)):
+                bx, bw, bh = rng.uniform(0, w), rng.uniform(0.03, 0.15) * w, rng.uniform(0.05, 0.25) * h
+                cv2.rectangle(sil, (int(bx), int(h - bh)), (int(bx + bw), h), 1, -1)
+            for _ in range(rng.integers(0, 6)):
+                tx, th = rng.uniform(0, w), rng.uniform(0.05, 0.2) * h
+                tri = np.array([[tx - th / 3, h], [tx, h - th], [tx + th / 3, h]], np.int32)
+                cv2.fillPoly(sil, [tri], 1)
+            self.silhouette = sil.astype(bool)
+            self.silhouette_level = float(rng.uniform(0.0, 0.4))
+        n_hot = 40 + int(rng.integers(0, 80))
+        self.hot = (rng.integers(0, h, n_hot), rng.integers(0, w, n_hot))
+        self.hot_value = rng.uniform(60, 255, n_hot).astype(np.float32)
+        self.overlay = rng.random() < 0.6
+        self.station = f"{['CZ', 'ES', 'US', 'UK', 'AU'][int(rng.integers(0, 5))]}{int(rng.integers(1, 9999)):04d}"
+        self.gain = float(rng.uniform(0.5, 4.0))
+        self.read = float(rng.uniform(1.0, 4.0))
+        self.quality = int(rng.integers(55, 95))
+        # Clouds: a drifting fractal layer (always for the 'cloud' confounder, sometimes as scenery).
+        self.clouds: F32 | None = None
+        if kind == "cloud" or rng.random() < 0.15:
+            self.clouds = _fractal(rng, (lh * 2, lw * 2))
+            self.cloud_cover = float(rng.uniform(0.3, 0.8))
+            self.cloud_light = float(rng.uniform(5, 60 if kind == "cloud" else 25))
+            speed = rng.uniform(20, 120) if kind == "cloud" else rng.uniform(0, 15)  # px/s of the low-res layer
+            angle = rng.uniform(0, 2 * np.pi)
+            self.cloud_velocity = (float(speed * np.cos(angle)) / 8, float(speed * np.sin(angle)) / 8)
+
+    def _noise(self, frame_rng: np.random.Generator) -> F32:
+        """Unit Gaussian noise for one frame. Clips draw windows at random offsets from a bank of two noise fields
+        made once per scene: drawing 0.9 M normals per 720p frame would cost more than the rest of the frame."""
+        h, w = self.cfg.size
+        if not self.bank_frames:
+            return frame_rng.standard_normal((h, w), dtype=np.float32)
+        if self.bank is None:
+            self.bank = self.rng.standard_normal((2, h + 64, w + 64), dtype=np.float32)
+        k, oy, ox = int(frame_rng.integers(0, 2)), int(frame_rng.integers(0, 64)), int(frame_rng.integers(0, 64))
+        flip = frame_rng.integers(0, 2, 2)
+        field = self.bank[k, oy : oy + h, ox : ox + w]
+        return field[:: -1 if flip[0] else 1, :: -1 if flip[1] else 1]
+
+    def background(self, t: float, frame_rng: np.random.Generator) -> F32:
+        """Sky + stars (with scintillation and clouds) at time ``t`` seconds."""
+        cfg = self.cfg
+        stars = self.stars
+        if self.scintillation > 0:
+            shape = (max(cfg.size[0] // 32, 2), max(cfg.size[1] // 32, 2))
+            twinkle = 1 + self.scintillation * frame_rng.standard_normal(shape, dtype=np.float32)
+            stars = stars * _upsample(twinkle, cfg.size)
+        img = self.sky + stars
+        if self.clouds is not None:
+            import cv2
+
+            vx, vy = self.cloud_velocity
+            shift = np.array([[1, 0, vx * t], [0, 1, vy * t]], np.float32)
+            size = (self.clouds.shape[1], self.clouds.shape[0])
+            layer = cv2.warpAffine(self.clouds, shift, size, borderMode=cv2.BORDER_WRAP)
+            cover = np.clip((layer - (1 - self.cloud_cover)) / max(self.cloud_cover, 1e-3), 0, 1)
+            cover = _upsample(np.asarray(cover, np.float32), cfg.size)
+            img = self.sky * (1 + 0.3 * cover) + stars * (1 - cover) + self.cloud_light * cover
+        return np.asarray(img, np.float32)
+
+    def finish(self, img: F32, t: float, frame_rng: np.random.Generator) -> npt.NDArray[np.unsignedinteger]:
+        """Silhouettes, sensor noise, hot pixels, overlay, quantisation and compression."""
+        import cv2
+
+        cfg = self.cfg
+        if self.silhouette is not None:
+            np.copyto(img, self.sky * np.float32(self.silhouette_level), where=self.silhouette)
+        # Shot and read noise: sigma^2 = signal / gain + read^2, in place to spare full-frame temporaries.
+        sigma = np.maximum(img, 0)
+        sigma *= np.float32(1 / self.gain)
+        sigma += np.float32(self.read**2)
+        np.sqrt(sigma, out=sigma)
+        sigma *= self._noise(frame_rng)
+        img += sigma
+        img[self.hot] = np.maximum(img[self.hot], self.hot_value)
+        if self.mask is not None:
+            img[~self.mask] = frame_rng.standard_normal(int((~self.mask).sum()), dtype=np.float32) * self.read
+        if cfg.bits == 16:
+            return np.clip(img * 257, 0, 65535).astype(np.uint16)
+        out = np.clip(img, 0, 255).astype(np.uint8)
+        if self.overlay:
+            h = cfg.size[0]
+            scale = max(h / 1000, 0.3)
+            stamp = f"{self.station} 2026/11/24 02:17:{int(t) % 60:02d}.{int((t % 1) * 1000):03d} UTC"
+            cv2.putText(out, stamp, (4, h - 6), cv2.FONT_HERSHEY_SIMPLEX, scale, 230, 1, cv2.LINE_AA)
+        if cfg.compress:
+            ok, enc = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
+            if ok:
+                out = np.asarray(cv2.imdecode(enc, cv2.IMREAD_GRAYSCALE), np.uint8)
+        return out
+
+
+# ---------------------------------------------------------------- events
+
+
+class _Event:
+    """Something moving or flashing, drawn into each frame for its part of [t0, t1]."""
+
+    def draw(self, img: F32, scene: _Scene, t0: float, t1: float) -> Segment | None:
+        raise NotImplementedError
+
+
+def _random_point(rng: np.random.Generator, cfg: SimConfig, margin: float = 0.1) -> tuple[float, float]:
+    h, w = cfg.size
+    if cfg.geometry == "allsky":
+        r = 0.48 * min(h, w) * np.sqrt(rng.uniform(0, 0.8))
+        a = rng.uniform(0, 2 * np.pi)
+        return float(w / 2 + r * np.cos(a)), float(h / 2 + r * np.sin(a))
+    return float(rng.uniform(margin * w, (1 - margin) * w)), float(rng.uniform(margin * h, (1 - margin) * h))
+
+
+class _Meteor(_Event):
+    def __init__(self, rng: np.random.Generator, cfg: SimConfig, kind: str, start: float) -> None:
+        self.kind = kind
+        self.start = start
+        scale = min(cfg.size) / 720  # pixels per degree scale relative to a 720p, ~90 degree camera
+        self.speed = float(rng.uniform(80, 500) * scale)  # px/s
+        self.duration = float(rng.uniform(0.25, 1.5) if kind != "fireball" else rng.uniform(1.0, 3.0))
+        self.length = self.speed * self.duration
+        self.p0 = np.array(_random_point(rng, cfg, 0.15))
+        angle = rng.uniform(0, 2 * np.pi)
+        self.dir = np.array([np.cos(angle), np.sin(angle)])
+        self.normal = np.array([-self.dir[1], self.dir[0]])
+        # Slight curvature: the chord between the endpoints (the ground truth) stays within ~1 % of the length.
+        self.curve = float(rng.uniform(-0.01, 0.01)) * self.length
+        noise = SKY_NOISE
+        if kind == "faint_meteor":
+            self.peak = float(rng.uniform(1.5, 4.0) * noise)
+        elif kind == "fireball":
+            self.peak = float(rng.uniform(400, 1500))
+        else:
+            self.peak = float(rng.uniform(4, 40) * noise)
+        self.shape = float(rng.uniform(0.5, 2.5))
+        self.flares = [(float(rng.uniform(0.2, 0.95)), float(rng.uniform(0.5, 3.0)), float(rng.uniform(0.01, 0.05)))
+                       for _ in range(int(rng.integers(0, 3)))]  # fmt: skip
+        self.sigma = float(rng.uniform(0.7, 1.6))
+        self.fragments = [(float(rng.uniform(-3, 3)), float(rng.uniform(0.02, 0.1)), float(rng.uniform(0.2, 0.6)))
+                          for _ in range(int(rng.integers(1, 4)) if rng.random() < 0.2 else 0)]  # fmt: skip
+        self.wake = float(rng.uniform(0.05, 0.2)) if rng.random() < 0.3 else 0.0
+
+    def light(self, tau: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        curve = np.sin(np.pi * np.clip(tau, 0, 1)) ** self.shape
+        for at, gain, width in self.flares:
+            curve = curve * (1 + gain * np.exp(-0.5 * ((tau - at) / width) ** 2))
+        return np.where((tau >= 0) & (tau <= 1), curve, 0.0)
+
+    def position(self, tau: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        along = tau[:, None] * self.length * self.dir[None, :]
+        bend = (4 * self.curve * tau * (1 - tau))[:, None] * self.normal[None, :]
+        out: npt.NDArray[np.float64] = self.p0[None, :] + along + bend
+        return out
+
+    def draw(self, img: F32, scene: _Scene, t0: float, t1: float) -> Segment | None:
+        a = max(t0 - self.start, 0.0) / self.duration
+        b = min(t1 - self.start, self.duration) / self.duration
+        if b <= a:
+            if self.wake and 0 < t0 - self.start - self.duration < 0.5:  # the wake outlives the meteor briefly
+                tau = np.linspace(0, 1, 32)
+                _draw_path(img, self.position(tau), 0.2 * self.peak * self.wake * np.ones(32), self.sigma * 2)
+            return None
+        steps = max(int((b - a) * self.length / 2), 2)
+        tau = np.linspace(a, b, steps)
+        # Image brightness per pixel: luminosity times the dwell time on that pixel, ~ 1 / speed.
+        values = self.peak * self.light(tau)
+        pts = self.position(tau)
+        _draw_path(img, pts, values, self.sigma)
+        for offset, lag, share in self.fragments:
+            frag = self.position(np.clip(tau - lag, 0, 1)) + offset * self.normal
+            _draw_path(img, frag, values * share, self.sigma)
+        if self.wake:
+            back = np.linspace(max(a - 0.3, 0), a, 16)
+            _draw_path(img, self.position(back), self.peak * self.wake * np.linspace(0, 1, 16), self.sigma * 1.5)
+        if self.kind == "fireball":
+            img += np.float32(0.08 * self.peak * float(self.light(np.array([0.5 * (a + b)]))[0]))
+        h, w = img.shape
+        inside = (pts[:, 0] >= 0) & (pts[:, 0] < w) & (pts[:, 1] >= 0) & (pts[:, 1] < h) & (values > 0.05 * self.peak)
+        if not inside.any():
+            return None
+        seen = pts[inside]
+        return (float(seen[0, 0]), float(seen[0, 1]), float(seen[-1, 0]), float(seen[-1, 1]))
+
+
+class _Mover(_Event):
+    """Aircraft, satellites, birds and insects: a point or blob on a straight path."""
+
+    def __init__(self, rng: np.random.Generator, cfg: SimConfig, kind: str) -> None:
+        self.kind = kind
+        self.p0 = np.array(_random_point(rng, cfg, 0.1))
+        angle = rng.uniform(0, 2 * np.pi)
+        scale = min(cfg.size) / 720
+        speed = {"aircraft": rng.uniform(15, 80), "satellite": rng.uniform(20, 120), "bird": rng.uniform(300, 2000)}[
+            kind
+        ] * scale
+        self.v = speed * np.array([np.cos(angle), np.sin(angle)])
+        self.level = float(rng.uniform(40, 160)) if kind != "bird" else float(rng.uniform(-25, 40))
+        self.sigma = float(rng.uniform(0.8, 1.4)) if kind != "bird" else float(rng.uniform(4, 20))
+        self.strobe_period = float(rng.uniform(0.9, 1.6))
+        self.strobe_phase = float(rng.uniform(0, 1))
+        self.flare = (float(rng.uniform(0.2, 0.8)), float(rng.uniform(2, 6))) if rng.random() < 0.3 else None
+        self.lights = float(rng.uniform(3, 8))
+
+    def draw(self, img: F32, scene: _Scene, t0: float, t1: float) -> Segment | None:
+        ts = np.linspace(t0, t1, max(int((t1 - t0) * np.hypot(*self.v) / 1.5), 2))
+        pts = self.p0[None, :] + ts[:, None] * self.v[None, :]
+        if self.kind == "satellite":
+            values = np.full(ts.size, self.level * 0.5)
+            if self.flare is not None:
+                span = max(ts[-1] - ts[0], 1e-3)
+                values *= 1 + self.flare[1] * np.exp(-0.5 * (((ts - ts[0]) / span - self.flare[0]) / 0.08) ** 2)
+            _draw_path(img, pts, values, self.sigma)
+        elif self.kind == "aircraft":
+            side = np.array([-self.v[1], self.v[0]]) / max(np.hypot(*self.v), 1e-6) * self.lights
+            _draw_path(img, pts + side, np.full(ts.size, self.level * 0.4), self.sigma)
+            _draw_path(img, pts - side, np.full(ts.size, self.level * 0.4), self.sigma)
+            on = ((ts / self.strobe_period + self.strobe_phase) % 1) < 0.05
+            for p in pts[on][:: max(1, int(on.sum() // 30) + 1)]:
+                _dot(img, float(p[0]), float(p[1]), self.level * 3, self.sigma * 1.5)
+        else:
+            _draw_path(img, pts, np.full(ts.size, abs(self.level)), self.sigma)
+            if self.level < 0:  # a dark bird against a lit sky: subtract what was drawn twice over
+                roi_img = np.zeros_like(img)
+                _draw_path(roi_img, pts, np.full(ts.size, 2 * abs(self.level)), self.sigma)
+                img -= roi_img
+        return None
+
+
+class _Flash(_Event):
+    def __init__(self, rng: np.random.Generator, cfg: SimConfig, start: float) -> None:
+        self.start = start
+        self.length = float(rng.uniform(0.05, 0.3))
+        self.gain = float(rng.uniform(0.5, 4.0))
+        self.bolt: npt.NDArray[np.float64] | None = None
+        if rng.random() < 0.6:
+            h, w = cfg.size
+            steps = int(rng.integers(20, 60))
+            x = rng.uniform(0.1 * w, 0.9 * w) + np.cumsum(rng.normal(0, w * 0.01, steps))
+            y = np.linspace(rng.uniform(0, 0.4) * h, h * rng.uniform(0.6, 1.0), steps)
+            self.bolt = np.stack([x, y], 1)
+
+    def draw(self, img: F32, scene: _Scene, t0: float, t1: float) -> Segment | None:
+        overlap = max(0.0, min(t1, self.start + self.length) - max(t0, self.start))
+        if overlap <= 0:
+            return None
+        share = overlap / max(t1 - t0, 1e-6)
+        img += scene.sky * np.float32(self.gain * min(share * 4, 1.0))
+        if self.bolt is not None:
+            _draw_path(img, self.bolt, np.full(len(self.bolt), 250.0), 1.5)
+        return None
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def _events(rng: np.random.Generator, cfg: SimConfig, kind: str, t_start: float, t_end: float) -> list[_Event]:
+    if kind in METEOR_KINDS:
+        span = t_end - t_start
+        meteor = _Meteor(rng, cfg, kind, start=0.0)
+        # Clips place the meteor so that it is visible in the window; stills hold it whole.
+        meteor.start = t_start + rng.uniform(0, max(span - meteor.duration, 0)) if span > meteor.duration else t_start
+        return [meteor]
+    if kind in ("aircraft", "satellite", "bird"):
+        return [_Mover(rng, cfg, kind)]
+    if kind == "lightning":
+        return [_Flash(rng, cfg, start=t_start + rng.uniform(0, max(t_end - t_start - 0.1, 0)))]
+    return []
+
+
+def _post(img: F32, scene: _Scene, kind: str, rng: np.random.Generator, t0: float, t1: float) -> F32:
+    import cv2
+
+    if kind == "fog":
+        sigma = float(rng.uniform(2, 8))
+        img = np.asarray(cv2.GaussianBlur(img, (0, 0), sigma), np.float32) * np.float32(rng.uniform(0.5, 0.9))
+        img += np.float32(rng.uniform(10, 60))
+    elif kind == "shake":
+        length = float(rng.uniform(4, 20)) * max(min(1.0, (t1 - t0) * 25), 0.3)
+        angle = rng.uniform(0, np.pi)
+        k = int(2 * np.ceil(length) + 1)
+        kernel = np.zeros((k, k), np.float32)
+        c = k // 2
+        d = (np.cos(angle) * length / 2, np.sin(angle) * length / 2)
+        cv2.line(kernel, (round(c - d[0]), round(c - d[1])), (round(c + d[0]), round(c + d[1])), 1.0, 1)
+        kernel /= max(float(kernel.sum()), 1e-6)
+        img = np.asarray(cv2.filter2D(img, -1, kernel), np.float32)
+    return img
+
+
+def _stable_rng(seed: int, *keys: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([seed, *keys]))
+
+
+def render_clip(seed: int, n_frames: int = 25, kind: str | None = None, config: SimConfig | None = None) -> SimClip:
+    """``n_frames`` video frames of one scene at ``config.fps``; ``kind`` None draws one at random."""
+    cfg = config or SimConfig()
+    if n_frames < 1:
+        raise InputError(f"synth: expected n_frames >= 1, got {n_frames}")
+    rng = _stable_rng(seed, 0)
+    kind = kind or str(rng.choice(KINDS))
+    if kind not in KINDS:
+        raise InputError(f"synth: expected kind one of {', '.join(KINDS)}, got {kind!r}")
+    scene = _Scene(rng, cfg, kind, n_frames)
+    events = _events(rng, cfg, kind, 0.0, n_frames / cfg.fps)
+    dtype = np.uint8 if cfg.bits == 8 else np.uint16
+    frames = np.empty((n_frames, *cfg.size), dtype)
+    segments: list[Segment | None] = []
+    post_seed = int(rng.integers(0, 2**31))
+    for i in range(n_frames):
+        t0 = i / cfg.fps
+        t1 = t0 + cfg.exposure
+        frame_rng = _stable_rng(seed, 1, i)
+        img = scene.background(t0, frame_rng)
+        seg: Segment | None = None
+        for ev in events:
+            s = ev.draw(img, scene, t0, t1)
+            seg = s if s is not None else seg
+        img = _post(img, scene, kind, _stable_rng(post_seed, i), t0, t1)
+        frames[i] = scene.finish(img, t0, frame_rng)
+        segments.append(seg)
+    meteor = kind in METEOR_KINDS
+    truth = Truth(int(meteor), kind, None if meteor or kind == "clean" else kind, tuple(segments))
+    return SimClip(frames, truth, cfg.fps)
+
+
+def render_frame(seed: int, kind: str | None = None, config: SimConfig | None = None) -> SimFrame:
+    """One still of ``config.still_exposure`` seconds (a whole meteor fits); ``kind`` None draws one at random."""
+    cfg = config or SimConfig()
+    still = SimConfig(cfg.size, cfg.geometry, cfg.bits, 1 / cfg.still_exposure, cfg.still_exposure,
+                      cfg.still_exposure, cfg.compress)  # fmt: skip
+    clip = render_clip(seed, 1, kind, still)
+    return SimFrame(clip.frames[0], clip.truth)
+
+
+def sample(
+    n: int,
+    seed: int,
+    *,
+    meteor_fraction: float = 0.5,
+    config: SimConfig | None = None,
+    kinds: tuple[str, ...] | None = None,
+) -> Iterator[SimFrame]:
+    """``n`` stills: a ``meteor_fraction`` of meteors (kinds weighted 70/10/20 % meteor/fireball/faint), the rest
+    spread over clean skies and the confounders. Item ``i`` depends only on ``(seed, i)``."""
+    rng = _stable_rng(seed, 2)
+    negatives = ("clean", *CONFOUNDERS)
+    for i in range(n):
+        if kinds is not None:
+            kind = str(kinds[int(rng.integers(0, len(kinds)))])
+        elif rng.random() < meteor_fraction:
+            kind = str(rng.choice(METEOR_KINDS, p=[0.7, 0.1, 0.2]))
+        else:
+            kind = str(rng.choice(negatives))
+        yield render_frame(int(_stable_rng(seed, 3, i).integers(0, 2**31)), kind, config)

@@ -1,0 +1,111 @@
+"""The simulator: determinism, labels, and the geometry of the ground truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from meteorfast.errors import InputError
+from meteorfast.synth import CONFOUNDERS, KINDS, SimConfig, render_clip, render_frame, sample
+
+SMALL = SimConfig(size=(180, 320))
+
+
+def test_same_seed_same_pixels_other_seed_other_pixels() -> None:
+    for kind in KINDS:
+        a = render_frame(7, kind, SMALL)
+        b = render_frame(7, kind, SMALL)
+        np.testing.assert_array_equal(a.image, b.image)
+        assert a.truth == b.truth
+    assert not np.array_equal(render_frame(7, "meteor", SMALL).image, render_frame(8, "meteor", SMALL).image)
+    c1, c2 = render_clip(3, 6, "aircraft", SMALL), render_clip(3, 6, "aircraft", SMALL)
+    np.testing.assert_array_equal(c1.frames, c2.frames)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_labels(kind: str) -> None:
+    f = render_frame(11, kind, SMALL)
+    assert f.image.shape == (180, 320)
+    assert f.image.dtype == np.uint8
+    assert f.truth.kind == kind
+    if kind in ("meteor", "fireball", "faint_meteor"):
+        assert f.truth.label == 1
+        assert f.truth.confounder is None
+        assert f.truth.segments[0] is not None
+    else:
+        assert f.truth.label == 0
+        assert f.truth.segments == (None,)
+        assert f.truth.confounder == (None if kind == "clean" else kind)
+    assert set(CONFOUNDERS) < set(KINDS)
+
+
+def brightness_along(img: np.ndarray, seg: tuple[float, float, float, float], offset: float) -> float:
+    """Median over the segment's middle half of the brightest pixel within 2 px across it, ``offset`` px aside."""
+    x0, y0, x1, y1 = seg
+    length = max(np.hypot(x1 - x0, y1 - y0), 1e-6)
+    nx, ny = -(y1 - y0) / length, (x1 - x0) / length
+    t = np.linspace(0.25, 0.75, 40)[:, None]
+    across = np.arange(-2, 3)[None, :] + offset
+    xs = np.clip(np.round(x0 + t * (x1 - x0) + across * nx).astype(int), 0, img.shape[1] - 1)
+    ys = np.clip(np.round(y0 + t * (y1 - y0) + across * ny).astype(int), 0, img.shape[0] - 1)
+    return float(np.median(img[ys, xs].astype(np.float64).max(axis=1)))
+
+
+def test_meteor_segments_lie_on_the_streak() -> None:
+    cfg = SimConfig(size=(360, 640), compress=False)
+    for seed in range(12):
+        f = render_frame(seed, "meteor", cfg)
+        seg = f.truth.segments[0]
+        assert seg is not None
+        for v in seg[0::2]:
+            assert 0 <= v < 640
+        for v in seg[1::2]:
+            assert 0 <= v < 360
+        on = brightness_along(f.image, seg, 0)
+        off = max(brightness_along(f.image, seg, 12), brightness_along(f.image, seg, -12))
+        assert on > off + 5, (seed, on, off)
+
+
+def test_clip_segments_follow_the_motion() -> None:
+    cfg = SimConfig(size=(360, 640))
+    clip = render_clip(5, 25, "meteor", cfg)
+    assert clip.frames.shape == (25, 360, 640)
+    segs = [s for s in clip.truth.segments if s is not None]
+    assert len(segs) >= 3
+    ends = np.array([(s[2], s[3]) for s in segs])
+    starts = np.array([(s[0], s[1]) for s in segs])
+    # Each frame's streak starts about where the previous one ended (the gap is the shutter's dead time).
+    gaps = np.hypot(*(starts[1:] - ends[:-1]).T)
+    steps = np.hypot(*(ends - starts).T)
+    assert np.all(gaps <= steps[:-1] + 3)
+    direction = ends[-1] - starts[0]
+    assert all(np.dot(e - s, direction) >= 0 for s, e in zip(starts, ends, strict=True))  # the first may be a dot
+    assert np.dot(ends[-1] - starts[-1], direction) > 0
+
+
+def test_sixteen_bit_and_allsky() -> None:
+    f = render_frame(1, "meteor", SimConfig(size=(200, 200), bits=16, geometry="allsky"))
+    assert f.image.dtype == np.uint16
+    assert f.image.max() > 255
+    corner = f.image[:15, :15].astype(np.float64)
+    centre = f.image[90:110, 90:110].astype(np.float64)
+    assert corner.mean() < centre.mean()
+
+
+def test_sample_mixes_kinds_deterministically() -> None:
+    items = list(sample(40, 9, meteor_fraction=0.5, config=SMALL))
+    again = list(sample(40, 9, meteor_fraction=0.5, config=SMALL))
+    assert [i.truth for i in items] == [i.truth for i in again]
+    positives = sum(i.truth.label for i in items)
+    assert 10 <= positives <= 30
+    only = list(sample(5, 1, config=SMALL, kinds=("satellite",)))
+    assert {i.truth.kind for i in only} == {"satellite"}
+
+
+def test_bad_configs() -> None:
+    with pytest.raises(InputError, match="geometry 'wide' or 'allsky'"):
+        SimConfig(geometry="fisheye")
+    with pytest.raises(InputError, match="bits 8 or 16"):
+        SimConfig(bits=12)
+    with pytest.raises(InputError, match="kind one of"):
+        render_frame(0, "ufo", SMALL)
