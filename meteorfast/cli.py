@@ -14,8 +14,10 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
+import numpy as np
+
 from meteorfast import __version__
-from meteorfast.errors import BackendUnavailableError, MeteorfastError
+from meteorfast.errors import BackendUnavailableError, InputError, MeteorfastError
 
 
 def info_dict() -> dict[str, Any]:
@@ -132,6 +134,73 @@ def _cmd_build_engine(args: argparse.Namespace) -> int:
     return 0
 
 
+def train_config(args: argparse.Namespace) -> Any:
+    """The :class:`~meteorfast.train.TrainConfig` a ``meteorfast train`` command line means."""
+    from meteorfast.train import TrainConfig
+
+    return TrainConfig(
+        arch=args.arch, head=args.head, pretrained=not args.no_pretrained, epochs=args.epochs,
+        steps_per_epoch=args.steps, batch_size=args.batch_size, lr=args.lr, representation=args.representation,
+        seed=args.seed, init=args.init, data_dir=args.data, input_size=args.input_size or (224, 224),
+        synth_size=args.synth_size, val_size=args.val_size,
+    )  # fmt: skip
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    try:
+        from meteorfast.train import train
+    except ImportError as err:
+        raise BackendUnavailableError(f'train needs torch ({err}); pip install "meteorfast[train]"') from err
+    report = train(train_config(args), args.out)
+    print(
+        f"checkpoint {report.checkpoint}\nonnx {report.onnx}\nmodel card {report.card}\ncpu {report.cpu_seconds:.0f} s"
+    )
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from meteorfast import evaluate
+    from meteorfast.data import default_model
+
+    model = args.model or default_model()
+    if args.synthetic is not None:
+        items = evaluate.synthetic_items(args.synthetic, args.seed)
+    elif args.data is not None:
+        items = evaluate.folder_items(args.data)
+    else:
+        raise InputError("eval: expected --synthetic N (with --seed) or --data DIR, got neither")
+    pred = evaluate.predict(model, items, tile=args.tile)
+    labels = np.array([it.label for it in items])
+    threshold = evaluate.threshold_for_fpr(pred.prob, labels, args.target_fpr) if args.target_fpr is not None else 0.5
+    result = evaluate.metrics(items, pred, threshold)
+    result["model"] = str(model)
+    if args.plot:
+        evaluate.pr_plot(items, pred, args.plot)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        c = result["confusion"]
+        print(f"model {model}: n={result['n']} threshold={threshold:.3f}")
+        print(f"precision {result['precision']:.4f}  recall {result['recall']:.4f}  f1 {result['f1']:.4f}  "
+              f"accuracy {result['accuracy']:.4f}  roc_auc {result['roc_auc']:.4f}")  # fmt: skip
+        print(f"confusion tp={c['tp']} fp={c['fp']} fn={c['fn']} tn={c['tn']}")
+        print(
+            "false-positive rate by confounder: "
+            + ", ".join(f"{k} {v:.3f}" for k, v in result["fpr_by_confounder"].items())
+        )
+        print(f"localisation over {result['loc_n']} true positives: median {result['loc_median_px']:.2f} px, "
+              f"p95 {result['loc_p95_px']:.2f} px, within 5 px {result['loc_hit5']:.3f}")  # fmt: skip
+    return 0
+
+
+def _tile(text: str) -> tuple[int, int]:
+    parts = text.split(",")
+    if not 1 <= len(parts) <= 2 or not all(p.isdigit() for p in parts):
+        raise argparse.ArgumentTypeError(f"expected SIZE or SIZE,OVERLAP (e.g. 224,32), got {text!r}")
+    size = int(parts[0])
+    return (size, int(parts[1]) if len(parts) == 2 else size // 8)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="meteorfast", description="Meteor detection with in-engine Grad-CAM.")
     parser.add_argument("--version", action="version", version=f"meteorfast {__version__}")
@@ -179,6 +248,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="rebuild even if a matching engine exists")
     p.add_argument("--out", default="engines", help="directory for the engine and manifest (default engines/)")
     p.set_defaults(func=_cmd_build_engine)
+
+    p = sub.add_parser("train", help="transfer-learn a meteor classifier on simulated (and your own) frames")
+    p.add_argument(
+        "--arch", default="efficientnet_lite0", choices=["efficientnet_lite0", "resnet18", "resnet34", "tiny"]
+    )
+    p.add_argument("--head", default="gap", choices=["gap", "fastai"])
+    p.add_argument("--no-pretrained", action="store_true", help="start from random weights instead of ImageNet")
+    p.add_argument("--epochs", type=int, default=6)
+    p.add_argument("--steps", type=int, default=100, help="batches per epoch")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--representation", default="frame", choices=["frame", "stack"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--input-size", type=_size, default=None, help="SIZE or H,W (default 224)")
+    p.add_argument("--synth-size", type=_size, default=(360, 640), help="simulated frame size H,W (default 360,640)")
+    p.add_argument("--val-size", type=int, default=256, help="held-out synthetic validation stills")
+    p.add_argument("--init", default=None, help="a checkpoint to fine-tune (e.g. for one station)")
+    p.add_argument("--data", default=None, help="a folder with meteor/ and non_meteor/ images to train on as well")
+    p.add_argument("--out", required=True, help="directory for model.pt, model.onnx and MODEL_CARD.md")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("eval", help="precision, recall, ROC AUC and localisation error on labelled frames")
+    p.add_argument("--model", default=None, help="an exported .onnx (default: the shipped model)")
+    p.add_argument("--synthetic", type=int, default=None, metavar="N", help="evaluate on N simulated stills")
+    p.add_argument("--seed", type=int, default=12345, help="simulator seed (use one never trained on)")
+    p.add_argument("--data", default=None, help="a folder with meteor/, non_meteor/ and optional labels.json")
+    p.add_argument("--tile", type=_tile, default=None, help="SIZE[,OVERLAP]: run native-resolution tiles")
+    p.add_argument("--target-fpr", type=float, default=None, help="set the threshold for this false-positive rate")
+    p.add_argument("--plot", default=None, help="write a precision-recall PNG")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_eval)
     return parser
 
 

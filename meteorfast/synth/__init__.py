@@ -22,6 +22,7 @@ from __future__ import annotations
 from meteorfast.synth.render import (
     CONFOUNDERS,
     KINDS,
+    METEOR_KINDS,
     SimClip,
     SimConfig,
     SimFrame,
@@ -34,6 +35,7 @@ from meteorfast.synth.render import (
 __all__ = [
     "CONFOUNDERS",
     "KINDS",
+    "METEOR_KINDS",
     "SimClip",
     "SimConfig",
     "SimFrame",

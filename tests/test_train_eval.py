@@ -1,0 +1,114 @@
+"""Training smoke run (one short epoch on the tiny model) and evaluation on a small synthetic set."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from meteorfast import evaluate
+from meteorfast.evaluate import EvalItem, Predictions
+
+torch = pytest.importorskip("torch", reason="torch (the [train] extra) is needed to train")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from meteorfast.train import TrainConfig, train
+
+    out = tmp_path_factory.mktemp("train")
+    cfg = TrainConfig(arch="tiny", pretrained=False, epochs=1, steps_per_epoch=3, batch_size=8, input_size=(64, 64),
+                      synth_size=(90, 160), val_size=16)  # fmt: skip
+    report = train(cfg, out, log=lambda _msg: None)
+    assert report.history[0]["epoch"] == 1
+    assert np.isfinite(report.history[0]["loss"])
+    return out
+
+
+def test_training_writes_checkpoint_onnx_and_card(trained: Path) -> None:
+    from meteorfast.models import create, load_weights
+
+    assert (trained / "model.pt").is_file()
+    assert (trained / "model.onnx").is_file()
+    from meteorfast.cli import build_parser, train_config
+    from meteorfast.train import TrainConfig
+
+    card = (trained / "MODEL_CARD.md").read_text()
+    assert "No real frame was used in training" in card
+    command = next(line for line in card.splitlines() if line.startswith("- Command:")).split("`")[1]
+    args = build_parser().parse_args(command.split()[1:])  # the card's command reproduces the run
+    assert train_config(args) == TrainConfig(arch="tiny", pretrained=False, epochs=1, steps_per_epoch=3, batch_size=8,
+                                             input_size=(64, 64), synth_size=(90, 160), val_size=16)  # fmt: skip
+    assert args.out == str(trained)
+    model = create("tiny")
+    load_weights(model, trained / "model.pt")  # the checkpoint loads back, e.g. for --init
+
+
+def test_training_batches_are_deterministic_and_balanced() -> None:
+    from meteorfast.train import TrainConfig, batches
+
+    cfg = TrainConfig(arch="tiny", batch_size=16, input_size=(64, 64), synth_size=(90, 160))
+    (x1, y1), (x2, y2) = next(batches(cfg, 5, 1)), next(batches(cfg, 5, 1))
+    np.testing.assert_array_equal(x1, x2)
+    np.testing.assert_array_equal(y1, y2)
+    assert x1.shape == (16, 1, 64, 64)
+    assert x1.dtype == np.uint8
+    assert set(np.unique(y1)) <= {0, 1}
+    xs = np.concatenate([y for _, y in batches(cfg, 0, 6)])
+    assert 0.25 < xs.mean() < 0.75
+    stacked = next(batches(TrainConfig(arch="tiny", batch_size=4, input_size=(64, 64), synth_size=(90, 160),
+                                       representation="stack"), 0, 1))  # fmt: skip
+    assert stacked[0].shape == (4, 1, 64, 64)
+
+
+def test_eval_on_synthetic_items(trained: Path, tmp_path: Path) -> None:
+    items = evaluate.synthetic_items(12, seed=777, size=(90, 160))
+    pred = evaluate.predict(trained / "model.onnx", items)
+    assert pred.prob.shape == (12,)
+    assert ((pred.prob >= 0) & (pred.prob <= 1)).all()
+    assert ((pred.x >= 0) & (pred.x <= 160) & (pred.y >= 0) & (pred.y <= 90)).all()
+    m = evaluate.metrics(items, pred)
+    assert set(m) >= {"precision", "recall", "f1", "accuracy", "roc_auc", "confusion", "fpr_by_confounder",
+                      "loc_median_px", "loc_p95_px", "loc_hit5", "threshold", "n"}  # fmt: skip
+    assert m["n"] == 12
+    assert sum(m["confusion"].values()) == 12
+    plot = evaluate.pr_plot(items, pred, tmp_path / "pr.png")
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_eval_json(trained: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "meteorfast.cli", "eval", "--model", str(trained / "model.onnx"), "--synthetic", "8",
+         "--seed", "4", "--json", "--target-fpr", "0.25"],
+        capture_output=True, text=True, timeout=300, cwd=tempfile.gettempdir(),
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["n"] == 8
+    assert result["model"].endswith("model.onnx")
+
+
+def test_metrics_by_hand() -> None:
+    """Known answers: two meteors, two negatives; one miss, one false alarm from a satellite."""
+    items = [
+        EvalItem(np.zeros((4, 4), np.uint8), 1, None, ((0.0, 0.0, 10.0, 0.0),)),
+        EvalItem(np.zeros((4, 4), np.uint8), 1, None, ((0.0, 0.0, 0.0, 10.0),)),
+        EvalItem(np.zeros((4, 4), np.uint8), 0, "satellite", ()),
+        EvalItem(np.zeros((4, 4), np.uint8), 0, "clean", ()),
+    ]
+    pred = Predictions(np.array([0.9, 0.2, 0.8, 0.1], np.float32), np.array([5, 0, 0, 0], np.float32),
+                       np.array([3, 0, 0, 0], np.float32))  # fmt: skip
+    m = evaluate.metrics(items, pred, 0.5)
+    assert m["confusion"] == {"tp": 1, "fp": 1, "fn": 1, "tn": 1}
+    assert m["precision"] == 0.5
+    assert m["recall"] == 0.5
+    assert m["fpr_by_confounder"] == {"clean": 0.0, "satellite": 1.0}
+    assert m["loc_median_px"] == pytest.approx(3.0)  # (5, 3) is 3 px from the segment y = 0
+    assert m["roc_auc"] == pytest.approx(0.75)
+    assert evaluate.threshold_for_fpr(pred.prob, np.array([1, 1, 0, 0]), 0.0) > 0.8
+    assert evaluate.point_to_segment(20, 0, (0, 0, 10, 0)) == pytest.approx(10)
