@@ -84,6 +84,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# The model zoo's architectures (meteorfast.models.ARCHS), listed here so that --help needs no torch.
+ARCHS = ("efficientnet_lite0", "resnet18", "resnet34", "tiny")
+
+
 def _size(text: str) -> tuple[int, int]:
     parts = [p for p in text.replace("x", ",").split(",") if p]
     if len(parts) not in (1, 2) or not all(p.isdigit() for p in parts):
@@ -218,9 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("export", help="export a model to ONNX with the Grad-CAM outputs (needs the [train] extra)")
-    p.add_argument(
-        "--arch", default="efficientnet_lite0", choices=["efficientnet_lite0", "resnet18", "resnet34", "tiny"]
-    )
+    p.add_argument("--arch", default="efficientnet_lite0", choices=ARCHS)
     p.add_argument("--head", default="gap", choices=["gap", "fastai"])
     p.add_argument("--pretrained", action="store_true", help="start from ImageNet weights (shipped for Lite0 only)")
     p.add_argument("--weights", default=None, help="a state dict to load (meteorfast, torchvision or fastai keys)")
@@ -250,9 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_build_engine)
 
     p = sub.add_parser("train", help="transfer-learn a meteor classifier on simulated (and your own) frames")
-    p.add_argument(
-        "--arch", default="efficientnet_lite0", choices=["efficientnet_lite0", "resnet18", "resnet34", "tiny"]
-    )
+    p.add_argument("--arch", default="efficientnet_lite0", choices=ARCHS)
     p.add_argument("--head", default="gap", choices=["gap", "fastai"])
     p.add_argument("--no-pretrained", action="store_true", help="start from random weights instead of ImageNet")
     p.add_argument("--epochs", type=int, default=6)

@@ -346,3 +346,10 @@ def test_cli_export_writes_the_graph(tmp_path: Path) -> None:
     assert bad.returncode == 2
     assert "no ImageNet weights are shipped for resnet34" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_cli_knows_every_architecture() -> None:
+    from meteorfast.cli import ARCHS as CLI_ARCHS
+    from meteorfast.models import ARCHS
+
+    assert set(CLI_ARCHS) == set(ARCHS)

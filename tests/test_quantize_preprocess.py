@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -19,9 +20,8 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
 
-@pytest.fixture(scope="module")
-def tiny_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from meteorfast.export import export_onnx
+def tiny_model() -> Any:
+    """The tiny model with a seeded head and non-trivial head BN statistics."""
     from meteorfast.models import create
 
     torch.manual_seed(0)
@@ -30,7 +30,14 @@ def tiny_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for m in model.modules():
             if isinstance(m, torch.nn.BatchNorm1d):
                 m.running_var.uniform_(0.5, 2)
-    return export_onnx(model, tmp_path_factory.mktemp("q") / "tiny.onnx", (64, 64))
+    return model
+
+
+@pytest.fixture(scope="module")
+def tiny_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from meteorfast.export import export_onnx
+
+    return export_onnx(tiny_model(), tmp_path_factory.mktemp("q") / "tiny.onnx", (64, 64))
 
 
 def run(path: Path, x: np.ndarray) -> dict[str, np.ndarray]:
@@ -99,14 +106,8 @@ def test_quantize_refuses_foreign_graphs(tmp_path: Path) -> None:
 @pytest.mark.parametrize("batch", [1, 2, 7, 33, 64])
 def test_onnxruntime_backend_matches_torch_across_batch_sizes(tiny_onnx: Path, batch: int) -> None:
     from meteorfast.backends.onnxruntime import OnnxRuntimeBackend
-    from meteorfast.models import create
 
-    torch.manual_seed(0)
-    model = create("tiny", head="fastai")
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm1d):
-                m.running_var.uniform_(0.5, 2)
+    model = tiny_model()
     x = np.random.default_rng(batch).integers(0, 256, (batch, 1, 64, 64), dtype=np.uint8)
     with OnnxRuntimeBackend(str(tiny_onnx)) as backend:
         out = backend.infer({"frames": x})
