@@ -99,7 +99,7 @@ class BuildExt(build_ext):
         def compile_one(src: str) -> str:
             obj = out_dir / (Path(src).stem + ".cu.o")
             cmd = [
-                nvcc, "-std=c++17", "-O3", "-Xcompiler", "-fPIC", f"-I{INCLUDE}",
+                nvcc, "-std=c++17", "-O3", "--fmad=false", "-Xcompiler", "-fPIC", f"-I{INCLUDE}",
                 f'-DMF_CUDA_ARCHS="{arch_list}"', *gencode, "-c", str(ROOT / src), "-o", str(obj),
             ]  # fmt: skip
             print(" ".join(cmd))

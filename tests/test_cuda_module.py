@@ -243,3 +243,13 @@ def test_gpu_facade_with_pycuda_buffers(rng: np.random.Generator) -> None:
     np.testing.assert_allclose(out.cam.get(), want.cam, atol=2e-5)
     np.testing.assert_allclose(out.x.get(), want.x, atol=1e-3)
     np.testing.assert_allclose(out.y.get(), want.y, atol=1e-3)
+
+
+def test_status_buffer_must_hold_one_word() -> None:
+    cuda_module()
+    n, k = 2, 8
+    feat = FakeDeviceBuffer((n, k, 7, 7))
+    out = mc.DeviceOutputs(status=FakeDeviceBuffer((0,), np.int32), alpha=FakeDeviceBuffer((n, k)),
+                           cam=FakeDeviceBuffer((n, 7, 7)))  # fmt: skip
+    with pytest.raises(InputError, match=r"out.status: expected shape \(1,\), got \(0,\)"):
+        mc.grad_cam(feat, feat, out=out)

@@ -30,7 +30,7 @@ __global__ void pool_kernel(const G* __restrict__ grad, int64_t pairs, int64_t h
         for (int64_t i = lane; i < hw; i += kWarp) s += mf::load_float(g, i);
         s = warp_sum(s);
         if (lane == 0) {
-            alpha[p] = s / (float)hw;
+            alpha[p] = s * (1.0f / (float)hw);  // the CPU kernel's expression, for the same rounding
             if (!mf::is_finite(s)) atomicOr(status, MF_NONFINITE);
         }
     }

@@ -55,6 +55,17 @@ void mf_cuda_copy_d2h_async(void* dst, const void* src, size_t bytes, mf_stream_
     MF_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, as_stream(stream)));
 }
 
+void mf_cuda_stream_wait(mf_stream_t waiter, mf_stream_t producer) {
+    if (waiter == producer) return;
+    cudaEvent_t ev = nullptr;
+    MF_CUDA_CHECK(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming));
+    const cudaError_t rec = cudaEventRecord(ev, as_stream(producer));
+    const cudaError_t wait = rec == cudaSuccess ? cudaStreamWaitEvent(as_stream(waiter), ev, 0) : rec;
+    // An event destroyed while a wait on it is pending is released once the wait completes.
+    MF_CUDA_CHECK(cudaEventDestroy(ev));
+    MF_CUDA_CHECK(wait);
+}
+
 mf_stream_t mf_cuda_stream_create(void) {
     cudaStream_t s = nullptr;
     MF_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));

@@ -55,6 +55,12 @@ cdef inline mf_stream_t _stream(size_t handle) noexcept nogil:
 
 # ---- raw device pointers, no synchronisation ----
 
+def stream_wait(size_t waiter, size_t producer):
+    """Make stream ``waiter`` wait on the device for the work queued so far on ``producer`` (host does not block)."""
+    with nogil:
+        mf_cuda_stream_wait(_stream(waiter), _stream(producer))
+
+
 def pool_gradients_ptr(size_t grad, int grad_dtype, int64_t n, int64_t k, int64_t hw, size_t alpha, size_t status,
                        size_t stream=0):
     with nogil:

@@ -75,6 +75,7 @@ cdef extern from "meteorfast/device.h" nogil:
     void mf_cuda_memset_async(void* dst, int value, size_t nbytes, mf_stream_t stream) except +
     void mf_cuda_copy_h2d_async(void* dst, const void* src, size_t nbytes, mf_stream_t stream) except +
     void mf_cuda_copy_d2h_async(void* dst, const void* src, size_t nbytes, mf_stream_t stream) except +
+    void mf_cuda_stream_wait(mf_stream_t waiter, mf_stream_t producer) except +
     mf_stream_t mf_cuda_stream_create() except +
     void mf_cuda_stream_destroy(mf_stream_t stream) except +
     void mf_cuda_stream_synchronize(mf_stream_t stream) except +

@@ -144,21 +144,27 @@ def _configure_precision_v10(
     config.set_flag(trt.BuilderFlag.INT8)
     if qdq:
         return None
-    calibrator = _entropy_calibrator_v10(shape, req)
+    calibrator = _entropy_calibrator_v10(shape, req, sha256_file(req.onnx))
     config.int8_calibrator = calibrator
     config.set_calibration_profile(profile)
     return calibrator
 
 
-def _entropy_calibrator_v10(shape: tuple[int, ...], req: BuildRequest) -> Any:
+def _entropy_calibrator_v10(shape: tuple[int, ...], req: BuildRequest, onnx_sha: str) -> Any:
     import tensorrt as trt
 
     from meteorfast.quantize import calibration_frames
 
     cuda = _import_cuda()
     frames = calibration_frames(req.calib, (shape[1], shape[2]), shape[0]).frames
-    cache_path = req.out_dir / (req.onnx.stem + ".int8-calibration.cache")
-    batch = min(8, req.profile[2])
+    # TensorRT calibrates at the calibration profile's OPT shape, so batches must have exactly that many frames.
+    batch = req.profile[1]
+    if req.calib < batch:
+        raise InputError(
+            f"build-engine: expected at least OPT = {batch} calibration frames for INT8, got --calib {req.calib}"
+        )
+    # Keyed by the graph and the batch: TensorRT trusts a cache without recalibrating.
+    cache_path = req.out_dir / f"{req.onnx.stem}-{onnx_sha[:12]}-b{batch}.int8-calibration.cache"
 
     class EntropyCalibrator(trt.IInt8EntropyCalibrator2):  # type: ignore[misc,unused-ignore]
         def __init__(self) -> None:
@@ -431,6 +437,8 @@ class TensorRTBackend(Backend):
         self._engine: Any = None
         self._slots: list[_Slot] = []
         self._next = 0
+        self._feat_code = 0
+        self._grad_code = 0
         self.manifest: EngineManifest | None = None
 
     def _open_impl(self) -> tuple[list[TensorSpec], list[TensorSpec]]:
@@ -483,6 +491,10 @@ class TensorRTBackend(Backend):
     def max_batch(self) -> int:
         return int(self._engine.get_tensor_profile_shape("frames", 0)[2][0])
 
+    @property
+    def min_batch(self) -> int:
+        return int(self._engine.get_tensor_profile_shape("frames", 0)[0][0])
+
     def _make_slot(self, specs_in: dict[str, TensorSpec], specs_out: dict[str, TensorSpec]) -> _Slot:
         cuda, mx = self._cuda, self.max_batch
         context = self._engine.create_execution_context()
@@ -496,6 +508,23 @@ class TensorRTBackend(Backend):
         for name, spec in specs_out.items():
             per_item = int(np.prod(_fixed(spec), dtype=np.int64))
             dev[name] = cuda.mem_alloc(max(1, mx * per_item * spec.dtype.itemsize))
+        # The kernels read these as float32; features and grad may also be float16.
+        need: dict[str, tuple[type, ...]] = {"prob": (np.float32,), "conv1_map": (np.float32,),
+                                             "features": (np.float32, np.float16)}  # fmt: skip
+        if "cam_weights" in specs_out:
+            need["cam_weights"] = (np.float32,)
+        else:
+            need["grad"] = (np.float32, np.float16)
+        for name, kinds in need.items():
+            got = specs_out[name].dtype if name in specs_out else "nothing"
+            if got not in [np.dtype(k) for k in kinds]:
+                raise InputError(
+                    f"engine {str(self.model)!r}: expected output {name!r} of type "
+                    f"{' or '.join(np.dtype(k).name for k in kinds)}, got {got}; export with `meteorfast export`"
+                )
+        self._feat_code = 0 if specs_out["features"].dtype == np.float32 else 1
+        grad = specs_out.get("grad")
+        self._grad_code = 1 if grad is not None and grad.dtype == np.float16 else 0
         k, h, w = _fixed(specs_out["features"])
         dev["alpha"] = cuda.mem_alloc(mx * k * 4)
         dev["cam"] = cuda.mem_alloc(mx * h * w * 4)
@@ -527,12 +556,18 @@ class TensorRTBackend(Backend):
 
         self._require_open()
         n = int(frames.shape[0])
-        if not 1 <= n <= self.max_batch:
-            raise InputError(f"engine: expected a batch of 1 to {self.max_batch} frames (the build profile), got {n}")
+        if not self.min_batch <= n <= self.max_batch:
+            raise InputError(
+                f"engine: expected a batch of {self.min_batch} to {self.max_batch} frames (the build profile), "
+                f"got {n}; pad the batch or rebuild the engine with another --batch"
+            )
         ticket = self._next
         slot = self._slots[ticket % 2]
         if slot.busy:
-            slot.done.synchronize()
+            raise InputError(
+                f"engine: ticket {ticket - 2} is still in flight in this slot; collect() it before submitting a third "
+                "batch (two are in flight at most)"
+            )
         self._ctx.push()
         try:
             cuda, s = self._cuda, slot.stream
@@ -554,9 +589,9 @@ class TensorRTBackend(Backend):
                 alpha = int(slot.dev["cam_weights"])
             else:
                 alpha = int(slot.dev["alpha"])
-                kernels.pool_gradients_ptr(int(slot.dev["grad"]), 0, n, k, h * w, alpha, status, s.handle)
+                kernels.pool_gradients_ptr(int(slot.dev["grad"]), self._grad_code, n, k, h * w, alpha, status, s.handle)
             kernels.weighted_cam_ptr(
-                int(slot.dev["features"]), 0, alpha, n, k, h * w, int(slot.dev["cam"]), status, s.handle
+                int(slot.dev["features"]), self._feat_code, alpha, n, k, h * w, int(slot.dev["cam"]), status, s.handle
             )
             mode = 0 if self.mode == "paper" else 1
             d = {name: int(slot.dev[name]) for name in ("cam", "conv1_map", "geom", "x", "y", "peak")}

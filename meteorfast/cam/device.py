@@ -24,11 +24,13 @@ NONFINITE = 1
 
 @dataclass(frozen=True)
 class DeviceArray:
-    """What ``__cuda_array_interface__`` says of a buffer: its address, shape and dtype."""
+    """What ``__cuda_array_interface__`` says of a buffer: its address, shape, dtype, and the stream its producer
+    queued work on (None when the producer gave none)."""
 
     ptr: int
     shape: tuple[int, ...]
     dtype: np.dtype[Any]
+    stream: int | None = None
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,15 @@ def describe(name: str, obj: object, dtypes: Sequence[type[np.generic]], ndim: i
         expected = tuple(int(np.prod(shape[i + 1 :])) * dtype.itemsize for i in range(len(shape)))
         if tuple(strides) != expected:
             raise InputError(f"{name}: expected a C-contiguous buffer, got strides {tuple(strides)} for shape {shape}")
-    return DeviceArray(int(iface["data"][0]), shape, dtype)
+    producer = iface.get("stream")
+    return DeviceArray(int(iface["data"][0]), shape, dtype, int(producer) if producer else None)
+
+
+def _sync_inputs(cuda: ModuleType, stream: int, *inputs: DeviceArray) -> None:
+    """The CUDA array interface (v3) asks the consumer to wait for the producer's stream: queue that wait on ours.
+    Stream values 1 and 2 (legacy and per-thread default streams) are valid handles as they are."""
+    for producer in {a.stream for a in inputs if a.stream is not None and a.stream != stream}:
+        _run("stream_wait", cuda.stream_wait, stream, producer)
 
 
 def _run(name: str, fn: Any, *args: Any) -> None:
@@ -103,6 +113,8 @@ def _outputs(out: DeviceOutputs, expected: dict[str, tuple[int, ...]]) -> tuple[
         if bufs[key].shape != shape:
             raise InputError(f"out.{key}: expected shape {shape}, got {bufs[key].shape}")
     status = describe("out.status", out.status, (np.int32,), 1)
+    if status.shape != (1,):
+        raise InputError(f"out.status: expected shape (1,), got {status.shape}")
     return bufs, status
 
 
@@ -117,6 +129,7 @@ def grad_cam(features: object, grad: object, *, out: DeviceOutputs, stream: int 
     n, k, h, w = f.shape
     bufs, status = _outputs(out, {"alpha": (n, k), "cam": (n, h, w)})
     cuda.require_device()
+    _sync_inputs(cuda, stream, f, g)
     _run(
         "pool_gradients",
         cuda.pool_gradients_ptr,
@@ -171,6 +184,7 @@ def localize(
         raise InputError(f"localize: expected mode 'paper' or 'fused', got {mode!r}")
     bufs, status = _outputs(out, {"x": (n,), "y": (n,), "peak": (n,)})
     cuda.require_device()
+    _sync_inputs(cuda, stream, c, m, geo)
     _run(
         "localize", cuda.localize_ptr, c.ptr, n, c.shape[1], c.shape[2], m.ptr, m.shape[1], m.shape[2], geo.ptr,
         float(input_size[0]), float(input_size[1]), _MODES[mode], radius, bufs["x"].ptr, bufs["y"].ptr,

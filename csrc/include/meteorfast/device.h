@@ -21,6 +21,8 @@ void mf_cuda_free(void* ptr);
 void mf_cuda_memset_async(void* dst, int value, size_t bytes, mf_stream_t stream);
 void mf_cuda_copy_h2d_async(void* dst, const void* src, size_t bytes, mf_stream_t stream);
 void mf_cuda_copy_d2h_async(void* dst, const void* src, size_t bytes, mf_stream_t stream);
+// Make `waiter` wait (on the device, not the host) for the work queued so far on `producer`.
+void mf_cuda_stream_wait(mf_stream_t waiter, mf_stream_t producer);
 mf_stream_t mf_cuda_stream_create(void);
 void mf_cuda_stream_destroy(mf_stream_t stream);
 void mf_cuda_stream_synchronize(mf_stream_t stream);
