@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 import numpy as np
@@ -27,7 +26,7 @@ def main() -> int:
     import meteorfast.cam as mc
     from meteorfast.datasets import meteorfinder_frames, sample_clip_frames, shared_realdata
     from meteorfast.evaluate import EvalItem, predict
-    from meteorfast.io import atomic_write_bytes
+    from meteorfast.io import emit_json
 
     root = shared_realdata()
     if root is None:
@@ -65,10 +64,7 @@ def main() -> int:
         {"frames": f"{a}-{b - 1}", "prob": round(float(p), 3), "x": round(float(x), 1), "y": round(float(y), 1)}
         for (a, b), p, x, y in zip(windows, sp.prob, sp.x, sp.y, strict=True)
     ]
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        atomic_write_bytes(args.json, (text + "\n").encode())
+    emit_json(result, args.json)
     return 0
 
 

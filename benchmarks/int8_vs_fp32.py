@@ -10,7 +10,6 @@ skies): probability, pooled features, the CAM and the localised position.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -34,7 +33,7 @@ def main() -> int:
     import meteorfast.cam as mc
     from meteorfast.datasets import sample_clip_frames
     from meteorfast.export import export_onnx
-    from meteorfast.io import atomic_write_bytes
+    from meteorfast.io import emit_json
     from meteorfast.models import create
     from meteorfast.preprocess import Preprocessor
     from meteorfast.quantize import quantize_onnx
@@ -106,10 +105,7 @@ def main() -> int:
         "agreement": agreement,
         "speed": speed,
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        atomic_write_bytes(args.json, (text + "\n").encode())
+    emit_json(result, args.json)
     return 0
 
 

@@ -9,7 +9,6 @@ and min / median / max are reported. The goals of the foundation issue: post-pro
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -27,7 +26,7 @@ from conftest import GEOMETRY, N
 import meteorfast
 import meteorfast.cam as mc
 from meteorfast.cam import reference as ref
-from meteorfast.io import atomic_write_bytes
+from meteorfast.io import emit_json
 
 
 def timed(fn: Callable[[], Any]) -> float:
@@ -106,10 +105,7 @@ def main() -> int:
         "load": "25 frames 1280x720 uint8 (native: streamed frame by frame; reference: vectorised over the window)",
         **compare(lambda: mc.stack(frames), lambda: ref.stack(frames), args.pairs),
     }
-    text = json.dumps(results, indent=2)
-    print(text)
-    if args.json:
-        atomic_write_bytes(args.json, (text + "\n").encode())
+    emit_json(results, args.json)
     return 0
 
 

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
 
 from meteorfast.errors import OutputError
+
+
+def emit_json(result: object, path: str | Path | None = None) -> str:
+    """Print ``result`` as indented JSON and, with ``path``, also write it there atomically. Returns the text."""
+    text = json.dumps(result, indent=2)
+    print(text)
+    if path is not None:
+        atomic_write_bytes(path, (text + "\n").encode())
+    return text
 
 
 def _new_file_mode() -> int:

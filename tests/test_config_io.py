@@ -145,3 +145,11 @@ def test_atomic_write_gives_usual_permissions(tmp_path: Path) -> None:
     target.chmod(0o600)
     atomic_write_bytes(target, b"y")
     assert target.stat().st_mode & 0o777 == 0o600
+
+
+def test_emit_json_prints_and_writes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from meteorfast.io import emit_json
+
+    text = emit_json({"fps": 25.0}, tmp_path / "r.json")
+    assert capsys.readouterr().out.strip() == text
+    assert (tmp_path / "r.json").read_text() == text + "\n"
