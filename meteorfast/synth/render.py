@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -125,18 +126,25 @@ def _dot(img: F32, x: float, y: float, value: float, sigma: float) -> None:
     _draw_path(img, np.array([[x, y]], np.float64), np.array([value], np.float64), sigma)
 
 
+@functools.lru_cache(maxsize=4)
+def _noise_bank(h: int, w: int) -> F32:
+    """Four unit-normal fields a little larger than the frame, fixed by a constant seed (so renders stay
+    deterministic), shared by every frame of that size."""
+    bank: F32 = np.random.default_rng(0x5EED).standard_normal((4, h + 128, w + 128), dtype=np.float32)
+    bank.setflags(write=False)
+    return bank
+
+
 # ---------------------------------------------------------------- the scene (static per clip)
 
 
 class _Scene:
-    def __init__(self, rng: np.random.Generator, cfg: SimConfig, kind: str, n_frames: int = 1) -> None:
+    def __init__(self, rng: np.random.Generator, cfg: SimConfig, kind: str) -> None:
         import cv2
 
         h, w = cfg.size
         self.cfg = cfg
         self.rng = rng
-        self.bank_frames = n_frames > 2
-        self.bank: F32 | None = None
         lh, lw = max(h // 8, 4), max(w // 8, 4)
         yy, xx = np.mgrid[0:lh, 0:lw].astype(np.float32)
         yy /= lh
@@ -160,10 +168,10 @@ class _Scene:
         limit = rng.uniform(6.5, 9.5)
         mags = np.maximum(limit - rng.exponential(1.3, count), -1)
         flux = 3000 * 10 ** (-0.4 * (mags - 1.5))
-        sx, sy = rng.uniform(0, w, count), rng.uniform(0, h, count)
-        stars = np.zeros((h, w), np.float32)
-        np.add.at(stars, (sy.astype(int), sx.astype(int)), flux.astype(np.float32))
+        sx, sy = rng.uniform(0, w, count).astype(int), rng.uniform(0, h, count).astype(int)
         self.psf = float(rng.uniform(0.7, 1.5))
+        stars = np.zeros((h, w), np.float32)
+        np.add.at(stars, (sy, sx), flux.astype(np.float32))
         self.stars = np.asarray(cv2.GaussianBlur(stars, (0, 0), self.psf), np.float32)
         self.scintillation = float(rng.uniform(0.0, 0.3))
         # The Moon and its halo.
@@ -177,9 +185,9 @@ class _Scene:
         self.silhouette: npt.NDArray[np.bool_] | None = None
         if rng.random() < 0.5:
             sil = np.zeros((h, w), np.uint8)
-            xs = np.linspace(0, w, 24)
-            ys = h * (1 - rng.uniform(0.02, 0.12)) + np.cumsum(rng.normal(0, h * 0.01, xs.size))
-            pts = np.concatenate([np.stack([xs, ys], 1), [[w, h], [0, h]]]).astype(np.int32)
+            hx = np.linspace(0, w, 24)
+            hy = h * (1 - rng.uniform(0.02, 0.12)) + np.cumsum(rng.normal(0, h * 0.01, hx.size))
+            pts = np.concatenate([np.stack([hx, hy], 1), [[w, h], [0, h]]]).astype(np.int32)
             cv2.fillPoly(sil, [pts], 1)
             for _ in range(rng.integers(0, 5)):
                 bx, bw, bh = rng.uniform(0, w), rng.uniform(0.03, 0.15) * w, rng.uniform(0.05, 0.25) * h
@@ -209,16 +217,14 @@ class _Scene:
             self.cloud_velocity = (float(speed * np.cos(angle)) / 8, float(speed * np.sin(angle)) / 8)
 
     def _noise(self, frame_rng: np.random.Generator) -> F32:
-        """Unit Gaussian noise for one frame. Clips draw windows at random offsets from a bank of two noise fields
-        made once per scene: drawing 0.9 M normals per 720p frame would cost more than the rest of the frame."""
+        """Unit Gaussian noise for one frame: a window at a random offset, flipped at random, of one of four noise
+        fields made once per frame size. Drawing 0.9 M fresh normals per 720p frame would cost more than the rest
+        of the frame; 4 fields x 128^2 offsets x 4 flips give 262,144 distinct windows."""
         h, w = self.cfg.size
-        if not self.bank_frames:
-            return frame_rng.standard_normal((h, w), dtype=np.float32)
-        if self.bank is None:
-            self.bank = self.rng.standard_normal((2, h + 64, w + 64), dtype=np.float32)
-        k, oy, ox = int(frame_rng.integers(0, 2)), int(frame_rng.integers(0, 64)), int(frame_rng.integers(0, 64))
+        bank = _noise_bank(h, w)
+        k, oy, ox = int(frame_rng.integers(0, 4)), int(frame_rng.integers(0, 128)), int(frame_rng.integers(0, 128))
         flip = frame_rng.integers(0, 2, 2)
-        field = self.bank[k, oy : oy + h, ox : ox + w]
+        field = bank[k, oy : oy + h, ox : ox + w]
         return field[:: -1 if flip[0] else 1, :: -1 if flip[1] else 1]
 
     def background(self, t: float, frame_rng: np.random.Generator) -> F32:
@@ -482,7 +488,7 @@ def render_clip(seed: int, n_frames: int = 25, kind: str | None = None, config: 
     kind = kind or str(rng.choice(KINDS))
     if kind not in KINDS:
         raise InputError(f"synth: expected kind one of {', '.join(KINDS)}, got {kind!r}")
-    scene = _Scene(rng, cfg, kind, n_frames)
+    scene = _Scene(rng, cfg, kind)
     events = _events(rng, cfg, kind, 0.0, n_frames / cfg.fps)
     dtype = np.uint8 if cfg.bits == 8 else np.uint16
     frames = np.empty((n_frames, *cfg.size), dtype)
