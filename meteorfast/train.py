@@ -152,12 +152,6 @@ def batches(
         yield x, np.asarray(labels, np.int64)
 
 
-def _prefetch(it: Iterator[Any], depth: int = 3) -> Iterator[Any]:
-    from meteorfast.stream import prefetch
-
-    return prefetch(it, depth)
-
-
 # ---------------------------------------------------------------- training
 
 
@@ -193,6 +187,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, log: Any = print) -> TrainRe
 
     from meteorfast.export import export_onnx
     from meteorfast.models import create, load_weights
+    from meteorfast.stream import prefetch
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -204,8 +199,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, log: Any = print) -> TrainRe
     val_cfg = TrainConfig(**{**asdict(cfg), "seed": cfg.seed + 1_000_003, "batch_size": cfg.val_size, "data_dir": None})
     val = next(batches(val_cfg, 0, 1))
     total = cfg.epochs * cfg.steps_per_epoch
-    params = [p for p in model.parameters()]
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total, pct_start=0.25)
     loss_fn = torch.nn.CrossEntropyLoss()
     history: list[dict[str, float]] = []
@@ -220,7 +214,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, log: Any = print) -> TrainRe
             model.stem.eval()
             model.trunk.eval()
         losses = []
-        for x, y in _prefetch(batches(cfg, step, cfg.steps_per_epoch)):
+        for x, y in prefetch(batches(cfg, step, cfg.steps_per_epoch), depth=3):
             logits = model(torch.from_numpy(x))
             loss = loss_fn(logits, torch.from_numpy(y))
             opt.zero_grad(set_to_none=True)

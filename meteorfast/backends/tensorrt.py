@@ -431,7 +431,6 @@ class TensorRTBackend(Backend):
         self.device = device
         self.mode = mode
         self.radius = radius
-        self._trt: Any = None
         self._cuda: Any = None
         self._ctx: Any = None
         self._engine: Any = None
@@ -444,7 +443,7 @@ class TensorRTBackend(Backend):
     def _open_impl(self) -> tuple[list[TensorSpec], list[TensorSpec]]:
         if not self.model.is_file():
             raise InputError(f"engine: expected a TensorRT engine file, got {str(self.model)!r}, which does not exist")
-        self._trt = _import_trt()
+        _import_trt()
         import tensorrt as trt
 
         tensorrt_api(str(trt.__version__))
