@@ -2,9 +2,10 @@
 
 As in the paper: an ImageNet backbone (EfficientNet-Lite0 by default), its body frozen for the first epoch, then the
 whole network fine-tuned; AdamW with a one-cycle schedule; flips, 90-degree and arbitrary rotations, gamma and
-brightness, noise and blur as augmentations. Data: synthetic stills generated on the fly (a fresh seed every step,
-so no frame is seen twice), plus, with ``data_dir``, a station's own ``meteor/`` and ``non_meteor/`` images. The
-real sets in ``../shared/realdata`` are kept for evaluation only: never evaluate on a source that was trained on.
+brightness, noise and blur as augmentations, and native-resolution crops (what a tiled detector sees). Data:
+synthetic video frames and stills generated on the fly (a fresh seed every step, so no frame is seen twice), plus,
+with ``data_dir``, a station's own ``meteor/`` and ``non_meteor/`` images. The real sets in ``../shared/realdata``
+are kept for evaluation only: never evaluate on a source that was trained on.
 
 ``representation="stack"`` trains on ``max - mean`` window images of simulated clips (the stacking kernel) instead
 of single frames.
@@ -25,8 +26,7 @@ import numpy.typing as npt
 from meteorfast.errors import InputError
 from meteorfast.io import atomic_write_bytes
 from meteorfast.preprocess import Preprocessor
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+from meteorfast.stream.sources import IMAGE_SUFFIXES
 
 
 @dataclass(frozen=True)
@@ -36,14 +36,15 @@ class TrainConfig:
     pretrained: bool = True
     in_chans: int = 1
     input_size: tuple[int, int] = (224, 224)
-    epochs: int = 6
+    epochs: int = 12
     steps_per_epoch: int = 100
     batch_size: int = 32
     lr: float = 2e-3
     weight_decay: float = 1e-4
     freeze_epochs: int = 1
     meteor_fraction: float = 0.5
-    synth_size: tuple[int, int] = (360, 640)
+    synth_size: tuple[int, int] = (720, 1280)
+    crop_fraction: float = 0.3
     representation: str = "frame"
     seed: int = 0
     val_size: int = 256
@@ -54,6 +55,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.representation not in ("frame", "stack"):
             raise InputError(f"train: expected representation 'frame' or 'stack', got {self.representation!r}")
+        if not 0 <= self.crop_fraction <= 1:
+            raise InputError(f"train: expected crop_fraction in [0, 1], got {self.crop_fraction}")
         if self.epochs < 1 or self.steps_per_epoch < 1 or self.batch_size < 2:
             raise InputError(
                 f"train: expected epochs >= 1, steps >= 1, batch >= 2; got {self.epochs}, {self.steps_per_epoch}, "
@@ -94,6 +97,33 @@ def augment(img: npt.NDArray[np.uint8], rng: np.random.Generator) -> npt.NDArray
     if rng.random() < 0.2:
         f = np.asarray(cv2.GaussianBlur(f, (0, 0), float(rng.uniform(0.3, 1.0))), np.float32)
     return np.asarray(np.clip(f * 255, 0, 255), np.uint8)
+
+
+def native_crop(
+    img: npt.NDArray[np.uint8],
+    segment: tuple[float, float, float, float] | None,
+    rng: np.random.Generator,
+    min_side: int = 224,
+) -> npt.NDArray[np.uint8]:
+    """A square crop of ``img`` (``uint8 [H,W]``) at native resolution, ``min_side`` px up to the short side, the
+    way a tiled detector sees a large frame. With a meteor ``segment`` the crop holds a point of the streak at
+    least 16 px inside its border, so the label stays true."""
+    h, w = img.shape
+    side = int(rng.integers(min(min_side, h, w), min(h, w) + 1))
+    if segment is None:
+        y0, x0 = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
+    else:
+        t = rng.uniform(0, 1)
+        px = segment[0] + t * (segment[2] - segment[0])
+        py = segment[1] + t * (segment[3] - segment[1])
+        margin = min(16, side // 4)
+
+        def origin(p: float, extent: int) -> int:
+            lo, hi = np.clip([p + margin - side, p - margin], 0, extent - side).astype(int)
+            return int(rng.integers(lo, hi + 1))
+
+        x0, y0 = origin(px, w), origin(py, h)
+    return img[y0 : y0 + side, x0 : x0 + side]
 
 
 def _stacked(seed: int, kind: str | None, size: tuple[int, int]) -> tuple[npt.NDArray[np.uint8], int]:
@@ -146,7 +176,10 @@ def batches(
         else:
             for frame in sample(n_synth, int(rng.integers(0, 2**31)), meteor_fraction=cfg.meteor_fraction,
                                 config=SimConfig(size=cfg.synth_size)):  # fmt: skip
-                images.append(np.asarray(frame.image, np.uint8))
+                still: npt.NDArray[np.uint8] = np.asarray(frame.image, np.uint8)
+                if rng.random() < cfg.crop_fraction:
+                    still = native_crop(still, frame.truth.segments[0], rng)
+                images.append(still)
                 labels.append(frame.truth.label)
         x, _ = prep.batch([augment(img, rng) for img in images])
         yield x, np.asarray(labels, np.int64)
@@ -196,6 +229,8 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, log: Any = print) -> TrainRe
     model = create(cfg.arch, pretrained=cfg.pretrained and cfg.init is None, in_chans=cfg.in_chans, head=cfg.head)
     if cfg.init:
         load_weights(model, cfg.init)
+    # NHWC runs the depthwise convolutions ~1.6x faster on CPU (measured: 2.1 vs 3.3 s per Lite0 batch of 32).
+    model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     val_cfg = TrainConfig(**{**asdict(cfg), "seed": cfg.seed + 1_000_003, "batch_size": cfg.val_size, "data_dir": None})
     val = next(batches(val_cfg, 0, 1))
     total = cfg.epochs * cfg.steps_per_epoch
@@ -228,7 +263,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, log: Any = print) -> TrainRe
         history.append(metrics)
         log(json.dumps(metrics))
     cpu = time.process_time() - start_cpu
-    model.eval()
+    model = model.to(memory_format=torch.contiguous_format).eval()
     ckpt = out / "model.pt"
     buf = _state_bytes(model)
     atomic_write_bytes(ckpt, buf)
@@ -257,7 +292,8 @@ def write_card(path: Path, cfg: TrainConfig, history: list[dict[str, float]], cp
         f"- Architecture: `{cfg.arch}` with the `{cfg.head}` head, {cfg.in_chans} channel(s), input "
         f"{cfg.input_size[0]}x{cfg.input_size[1]} uint8, normalised inside the graph.",
         f"- Initialisation: {init}.",
-        f"- Data: synthetic stills from `meteorfast.synth` rendered at {cfg.synth_size[1]}x{cfg.synth_size[0]}, "
+        "- Data: synthetic video frames and stills from `meteorfast.synth` rendered at "
+        f"{cfg.synth_size[1]}x{cfg.synth_size[0]} ({cfg.crop_fraction:.0%} as native-resolution crops), "
         f"{cfg.meteor_fraction:.0%} meteors, a fresh seed per step ({frames} frames, none repeated)"
         + (f", plus {cfg.data_dir}" if cfg.data_dir else "")
         + ". Representation: "
@@ -268,7 +304,7 @@ def write_card(path: Path, cfg: TrainConfig, history: list[dict[str, float]], cp
         f"- CPU time: {cpu_seconds:.0f} s process time on {cfg.threads} thread(s).",
         "- Command: `meteorfast train " + " ".join(_cli_args(cfg, path.parent)) + "`",
         "",
-        f"## Training history (validation: {cfg.val_size} synthetic stills of a held-out seed)",
+        f"## Training history (validation: {cfg.val_size} synthetic frames of a held-out seed)",
         "",
         "| epoch | loss | accuracy | precision | recall |",
         "| --- | --- | --- | --- | --- |",
@@ -290,7 +326,7 @@ _FLAGS = {
     "arch": "--arch", "head": "--head", "epochs": "--epochs", "steps_per_epoch": "--steps",
     "batch_size": "--batch-size", "lr": "--lr", "representation": "--representation", "seed": "--seed",
     "input_size": "--input-size", "synth_size": "--synth-size", "init": "--init", "data_dir": "--data",
-    "val_size": "--val-size",
+    "val_size": "--val-size", "crop_fraction": "--crop-fraction",
 }  # fmt: skip
 
 

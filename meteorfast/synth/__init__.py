@@ -2,7 +2,8 @@
 
 It renders single frames and short clips at any resolution (default 1280x720, 25 fps), 8- or 16-bit, in two
 geometries (``wide`` field and ``allsky`` fisheye), with ground truth per item: the label, the confounder type, and
-for meteors the streak's segment in each frame.
+for meteors the streak's segment in each frame, in frame coordinates (pixel ``(r, c)`` spans ``[c, c+1) x [r, r+1)``;
+its centre is ``(c + 0.5, r + 0.5)``, as for every point meteorfast locates).
 
 * Sky: background, gradient, light-pollution glow, twilight, vignetting. Stars: magnitude distribution, Gaussian
   PSF, scintillation. Sensor: shot and read noise, hot pixels, H.264-like block artefacts (a JPEG round trip).

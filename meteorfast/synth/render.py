@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -51,7 +52,8 @@ class SimConfig:
 @dataclass(frozen=True)
 class Truth:
     """``label`` 1 for a meteor; ``kind`` (one of :data:`KINDS`); ``confounder`` for labelled negatives; per frame,
-    the meteor's ``segments`` ``(x0, y0, x1, y1)`` in pixels, None where it is not in that frame."""
+    the meteor's ``segments`` ``(x0, y0, x1, y1)`` in frame coordinates (pixel centres at ``c + 0.5, r + 0.5``), None
+    where it is not in that frame."""
 
     label: int
     kind: str
@@ -198,6 +200,11 @@ class _Scene:
                 cv2.fillPoly(sil, [tri], 1)
             self.silhouette = sil.astype(bool)
             self.silhouette_level = float(rng.uniform(0.0, 0.4))
+        # Lit structures: walls, roofs and masts in the field of view, with long straight bright edges (a real
+        # station's camera often sees part of its housing or a neighbouring building) and lamps.
+        self.lit: tuple[npt.NDArray[np.bool_], F32] | None = None
+        if rng.random() < 0.25:
+            self.lit = self._lit_structures(rng)
         n_hot = 40 + int(rng.integers(0, 80))
         self.hot = (rng.integers(0, h, n_hot), rng.integers(0, w, n_hot))
         self.hot_value = rng.uniform(60, 255, n_hot).astype(np.float32)
@@ -215,6 +222,45 @@ class _Scene:
             speed = rng.uniform(20, 120) if kind == "cloud" else rng.uniform(0, 15)  # px/s of the low-res layer
             angle = rng.uniform(0, 2 * np.pi)
             self.cloud_velocity = (float(speed * np.cos(angle)) / 8, float(speed * np.sin(angle)) / 8)
+
+    def _lit_structures(self, rng: np.random.Generator) -> tuple[npt.NDArray[np.bool_], F32]:
+        """1-3 bright quadrilaterals reaching in from the frame's edges, with darker struts, plus a few lamps:
+        ``(mask bool [H,W], value float32 [H,W])``."""
+        import cv2
+
+        h, w = self.cfg.size
+        mask = np.zeros((h, w), np.uint8)
+        value = np.zeros((h, w), np.float32)
+        for _ in range(int(rng.integers(1, 4))):
+            edge = int(rng.integers(0, 4))
+            depth = rng.uniform(0.05, 0.3)
+            along = np.sort(rng.uniform(0, 1, 2))
+            inner = np.sort(rng.uniform(0, 1, 2))
+            corners = [(along[0], 0.0), (along[1], 0.0), (inner[1], depth), (inner[0], depth)]
+            pts = []
+            for a, d in corners:  # (along the edge, depth into the frame) in [0, 1] -> pixels
+                x, y = ((a, d), (1 - d, a), (a, 1 - d), (d, a))[edge]
+                pts.append((x * w, y * h))
+            poly = np.round(np.array(pts)).astype(np.int32)
+            part = np.zeros((h, w), np.uint8)
+            cv2.fillPoly(part, [poly], 1)
+            level = rng.uniform(60, 250)
+            shade = level * (1 - rng.uniform(0, 0.4) * np.linspace(0, 1, w, dtype=np.float32))[None, :]
+            value = np.where(part > 0, shade, value).astype(np.float32)
+            for _ in range(int(rng.integers(0, 4))):
+                t = rng.uniform(0, 1)
+                a = poly[0] + t * (poly[1] - poly[0])
+                b = poly[3] + t * (poly[2] - poly[3])
+                cv2.line(value, tuple(np.round(a).astype(int)), tuple(np.round(b).astype(int)),
+                         float(level * rng.uniform(0.2, 0.6)), int(rng.integers(1, 5)), cv2.LINE_AA)  # fmt: skip
+            mask |= part
+        for _ in range(int(rng.integers(0, 6))):
+            lx, ly = int(rng.uniform(0, w)), int(rng.uniform(0.6, 1.0) * h)
+            r = int(rng.integers(2, 6))
+            cv2.circle(mask, (lx, ly), 3 * r, 1, -1)
+            cv2.circle(value, (lx, ly), 3 * r, float(rng.uniform(40, 120)), -1, cv2.LINE_AA)
+            cv2.circle(value, (lx, ly), r, 255.0, -1, cv2.LINE_AA)
+        return mask.astype(bool), np.asarray(cv2.GaussianBlur(value, (0, 0), 0.8), np.float32)
 
     def _noise(self, frame_rng: np.random.Generator) -> F32:
         """Unit Gaussian noise for one frame: a window at a random offset, flipped at random, of one of four noise
@@ -255,6 +301,8 @@ class _Scene:
         cfg = self.cfg
         if self.silhouette is not None:
             np.copyto(img, self.sky * np.float32(self.silhouette_level), where=self.silhouette)
+        if self.lit is not None:
+            np.copyto(img, self.lit[1], where=self.lit[0])
         # Shot and read noise: sigma^2 = signal / gain + read^2, in place to spare full-frame temporaries.
         sigma = np.maximum(img, 0)
         sigma *= np.float32(1 / self.gain)
@@ -303,8 +351,8 @@ class _Meteor(_Event):
     def __init__(self, rng: np.random.Generator, cfg: SimConfig, kind: str, start: float) -> None:
         self.kind = kind
         self.start = start
-        scale = min(cfg.size) / 720  # pixels per degree scale relative to a 720p, ~90 degree camera
-        self.speed = float(rng.uniform(80, 500) * scale)  # px/s
+        scale = min(cfg.size) / 720  # speeds below are for a 720 px high frame
+        self.speed = float(rng.uniform(100, 800) * scale)  # px/s: 7-55 deg/s on a GMN-like 15 px/deg camera
         self.duration = float(rng.uniform(0.25, 1.5) if kind != "fireball" else rng.uniform(1.0, 3.0))
         self.length = self.speed * self.duration
         self.p0 = np.array(_random_point(rng, cfg, 0.15))
@@ -361,12 +409,15 @@ class _Meteor(_Event):
             back = np.linspace(max(a - 0.3, 0), a, 16)
             _draw_path(img, self.position(back), self.peak * self.wake * np.linspace(0, 1, 16), self.sigma * 1.5)
         if self.kind == "fireball":
-            img += np.float32(0.08 * self.peak * float(self.light(np.array([0.5 * (a + b)]))[0]))
+            img += np.float32(0.03 * self.peak * float(self.light(np.array([0.5 * (a + b)]))[0]))
         h, w = img.shape
-        inside = (pts[:, 0] >= 0) & (pts[:, 0] < w) & (pts[:, 1] >= 0) & (pts[:, 1] < h) & (values > 0.05 * self.peak)
+        px, py = pts[:, 0] + 0.5, pts[:, 1] + 0.5
+        inside = (px >= 0) & (px < w) & (py >= 0) & (py < h) & (values > 0.05 * self.peak)
         if not inside.any():
             return None
-        seen = pts[inside]
+        # Drawing puts pixel (r, c)'s centre at (c, r); ground truth uses meteorfast's frame coordinates, where it
+        # is at (c + 0.5, r + 0.5), the convention of cv2.resize and of every located point.
+        seen = pts[inside] + 0.5
         return (float(seen[0, 0]), float(seen[0, 1]), float(seen[-1, 0]), float(seen[-1, 1]))
 
 
@@ -378,7 +429,9 @@ class _Mover(_Event):
         self.p0 = np.array(_random_point(rng, cfg, 0.1))
         angle = rng.uniform(0, 2 * np.pi)
         scale = min(cfg.size) / 720
-        speed = {"aircraft": rng.uniform(15, 80), "satellite": rng.uniform(20, 120), "bird": rng.uniform(300, 2000)}[
+        # Angular speeds at ~8 px/degree: satellites 0.2-1.5 deg/s (LEO overhead is ~1 deg/s), aircraft 0.4-4 deg/s
+        # (cruise altitude to approach), near-field birds and insects hundreds of px/s. Meteors are 10-60 deg/s.
+        speed = {"aircraft": rng.uniform(3, 32), "satellite": rng.uniform(1.5, 12), "bird": rng.uniform(300, 2000)}[
             kind
         ] * scale
         self.v = speed * np.array([np.cos(angle), np.sin(angle)])
@@ -445,8 +498,15 @@ def _events(rng: np.random.Generator, cfg: SimConfig, kind: str, t_start: float,
     if kind in METEOR_KINDS:
         span = t_end - t_start
         meteor = _Meteor(rng, cfg, kind, start=0.0)
-        # Clips place the meteor so that it is visible in the window; stills hold it whole.
-        meteor.start = t_start + rng.uniform(0, max(span - meteor.duration, 0)) if span > meteor.duration else t_start
+        # A window longer than the meteor holds it whole; a shorter one (a video frame, a short clip) catches it
+        # in mid-flight, away from the faint first and last tenth of its light curve.
+        if span >= meteor.duration:
+            meteor.start = t_start + rng.uniform(0, span - meteor.duration)
+        else:
+            meteor.start = t_start - (meteor.duration - span) * rng.uniform(0.1, 0.9)
+            # ... and where the camera sees it: move the track so that its mid-window point is in the frame.
+            mid = np.array([(t_start + span / 2 - meteor.start) / meteor.duration])
+            meteor.p0 = meteor.p0 + np.array(_random_point(rng, cfg, 0.05)) - meteor.position(mid)[0]
         return [meteor]
     if kind in ("aircraft", "satellite", "bird"):
         return [_Mover(rng, cfg, kind)]
@@ -527,9 +587,18 @@ def sample(
     meteor_fraction: float = 0.5,
     config: SimConfig | None = None,
     kinds: tuple[str, ...] | None = None,
+    video_fraction: float = 0.5,
 ) -> Iterator[SimFrame]:
-    """``n`` stills: a ``meteor_fraction`` of meteors (kinds weighted 70/10/20 % meteor/fireball/faint), the rest
-    spread over clean skies and the confounders. Item ``i`` depends only on ``(seed, i)``."""
+    """``n`` single frames: a ``meteor_fraction`` of meteors (kinds weighted 70/10/20 % meteor/fireball/faint), the
+    rest spread over clean skies and the confounders. A ``video_fraction`` of them are video frames (one
+    ``config.exposure``, the meteor caught in mid-flight, as a video station's candidate frame), the others stills
+    of ``config.still_exposure`` that hold the whole meteor. Item ``i`` depends only on ``(seed, i)``."""
+    if not (0 <= meteor_fraction <= 1 and 0 <= video_fraction <= 1):
+        raise InputError(
+            f"synth: expected meteor_fraction and video_fraction in [0, 1], got {meteor_fraction}, {video_fraction}"
+        )
+    cfg = config or SimConfig()
+    video = dataclasses.replace(cfg, still_exposure=cfg.exposure)
     rng = _stable_rng(seed, 2)
     negatives = ("clean", *CONFOUNDERS)
     for i in range(n):
@@ -539,4 +608,6 @@ def sample(
             kind = str(rng.choice(METEOR_KINDS, p=[0.7, 0.1, 0.2]))
         else:
             kind = str(rng.choice(negatives))
-        yield render_frame(int(_stable_rng(seed, 3, i).integers(0, 2**31)), kind, config)
+        item = _stable_rng(seed, 3, i)
+        seed_i = int(item.integers(0, 2**31))
+        yield render_frame(seed_i, kind, video if item.random() < video_fraction else cfg)
