@@ -64,28 +64,104 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
-    from meteorfast.demo import run_demo
+def _detector(args: argparse.Namespace) -> Any:
+    from meteorfast.detector import Detector
 
-    report = run_demo(args.video, window=args.window, overlay=args.overlay)
-    native = report.native
-    print(f"meteorfast demo: {report.video}")
-    print(
-        f"{report.frames} frames of {report.width}x{report.height}, stacked in windows of {args.window} "
-        f"(native CPU kernels: {'yes' if native.cpu else 'no, NumPy reference'})"
+    return Detector(
+        model=args.model or "default", backend=args.backend, batch_size=args.batch, mode=args.mode,
+        window=args.window, tile=args.tile, threshold=args.threshold, localize=args.localize, stride=args.stride,
+    )  # fmt: skip
+
+
+def _summary(detector: Any, events: Sequence[Any]) -> list[dict[str, Any]]:
+    counts: dict[str, int] = {}
+    for ev in events:
+        counts[ev.source] = counts.get(ev.source, 0) + 1
+    return [
+        {"source": st.source, "live": st.live, "frames": st.frames, "items": st.items,
+         "events": counts.get(st.source, 0), "dropped_frames": st.dropped_frames, "decode_errors": st.decode_errors,
+         "fps": round(st.fps, 1), "error": st.error}
+        for st in detector.stats
+    ]  # fmt: skip
+
+
+def _print_summary(rows: Sequence[dict[str, Any]]) -> None:
+    width = max([len("source"), *(len(r["source"]) for r in rows)])
+    print(f"{'source':<{width}}  {'frames':>7}  {'events':>6}  {'dropped':>7}  {'errors':>6}  {'fps':>7}  status")
+    for r in rows:
+        status = "ok" if r["error"] is None else f"failed: {r['error']}"
+        print(f"{r['source']:<{width}}  {r['frames']:>7}  {r['events']:>6}  {r['dropped_frames']:>7}  "
+              f"{r['decode_errors']:>6}  {r['fps']:>7.1f}  {status}")  # fmt: skip
+
+
+def _cmd_detect(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from meteorfast.stream.outputs import OutputWriter
+    from meteorfast.stream.sources import open_source
+
+    detector = _detector(args)
+    sources = [open_source(s) for s in args.sources]
+    writer = (
+        OutputWriter(args.out, frames=args.save_frames, overlays=args.save_overlays, clips=args.save_clips)
+        if args.out
+        else None
     )
-    print(f"{'frames':>11}  {'time_s':>6}  {'x':>7}  {'y':>6}  {'max-mean':>8}")
-    for w in report.windows:
-        print(f"{w.start:>4}-{w.end:<6}  {w.start_time_s:6.2f}  {w.x:7.1f}  {w.y:6.1f}  {w.value:8d}")
-    print(f"throughput: {report.fps:.0f} frames/s (decode + stack + localise, {report.seconds:.2f} s)")
-    if args.overlay:
-        print(f"overlay written to {args.overlay}")
-    print("No classifier is applied yet: each row is the window's brightest transient, meteor or not.")
+    bars = {
+        s.id: tqdm(total=s.frame_count, desc=s.id[-32:], unit="frame", position=i, leave=False, disable=None)
+        for i, s in enumerate(sources)
+    }
+
+    def on_result(r: Any) -> None:
+        bar = bars.get(r.source)
+        if bar is not None:
+            bar.update(r.end_index + 1 - bar.n)
+        if writer is not None:
+            writer.on_result(r)
+
+    try:
+        with detector:
+            events = detector.detect(
+                sources, on_result=on_result, on_event=writer.on_event if writer else None, on_error="skip"
+            )
+    finally:
+        for bar in bars.values():
+            bar.close()
+        if writer is not None:
+            writer.close()
+    rows = _summary(detector, events)
+    if args.json:
+        print(json.dumps({"events": [ev.to_json() for ev in events], "sources": rows}, indent=2))
+    else:
+        for ev in events:
+            print(f"event {ev.source} frames {ev.start_frame}-{ev.end_frame} ({ev.start_time_s:.2f}-"
+                  f"{ev.end_time_s:.2f} s) p={ev.peak_prob:.3f} at ({ev.x:.1f}, {ev.y:.1f})")  # fmt: skip
+        _print_summary(rows)
+        if writer is not None:
+            print(f"events: {writer.out / 'events.jsonl'} and {writer.out / 'events.csv'}")
+    failed = [r["source"] for r in rows if r["error"] is not None]
+    if failed:
+        print(f"meteorfast: {len(failed)} of {len(rows)} sources failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
     return 0
 
 
-# The model zoo's architectures (meteorfast.models.ARCHS), listed here so that --help needs no torch.
-ARCHS = ("efficientnet_lite0", "resnet18", "resnet34", "tiny")
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from meteorfast.demo import run_demo
+
+    report = run_demo(args.out, model=args.model)
+    print(f"meteorfast demo: {report.video} ({report.frames} frames of {report.width}x{report.height}, "
+          f"model {report.model}, {report.backend})")  # fmt: skip
+    for ev in report.events:
+        print(f"meteor: frames {ev.start_frame}-{ev.end_frame} ({ev.start_time_s:.2f}-{ev.end_time_s:.2f} s), "
+              f"peak p={ev.peak_prob:.3f} at x={ev.x:.1f} y={ev.y:.1f}")  # fmt: skip
+    if not report.events:
+        print("no meteor event found")
+    print(f"throughput: {report.fps:.0f} frames/s (decode + preprocess + infer + Grad-CAM + localise)")
+    print(f"events: {report.events_path}")
+    for path in report.overlays:
+        print(f"overlay: {path}")
+    return 0
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -93,6 +169,10 @@ def _size(text: str) -> tuple[int, int]:
     if len(parts) not in (1, 2) or not all(p.isdigit() for p in parts):
         raise argparse.ArgumentTypeError(f"expected SIZE or H,W (e.g. 224 or 224,224), got {text!r}")
     return (int(parts[0]), int(parts[-1]))
+
+
+# The model zoo's architectures (meteorfast.models.ARCHS), listed here so that --help needs no torch.
+ARCHS = ("efficientnet_lite0", "resnet18", "resnet34", "tiny")
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -146,7 +226,7 @@ def train_config(args: argparse.Namespace) -> Any:
         arch=args.arch, head=args.head, pretrained=not args.no_pretrained, epochs=args.epochs,
         steps_per_epoch=args.steps, batch_size=args.batch_size, lr=args.lr, representation=args.representation,
         seed=args.seed, init=args.init, data_dir=args.data, input_size=args.input_size or (224, 224),
-        synth_size=args.synth_size, val_size=args.val_size,
+        synth_size=args.synth_size, val_size=args.val_size, crop_fraction=args.crop_fraction,
     )  # fmt: skip
 
 
@@ -173,7 +253,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         items = evaluate.folder_items(args.data)
     else:
         raise InputError("eval: expected --synthetic N (with --seed) or --data DIR, got neither")
-    pred = evaluate.predict(model, items, tile=args.tile)
+    pred = evaluate.predict(model, items, tile=args.tile, mode=args.localize, refine=not args.no_refine)
     labels = np.array([it.label for it in items])
     threshold = evaluate.threshold_for_fpr(pred.prob, labels, args.target_fpr) if args.target_fpr is not None else 0.5
     result = evaluate.metrics(items, pred, threshold)
@@ -192,6 +272,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             "false-positive rate by confounder: "
             + ", ".join(f"{k} {v:.3f}" for k, v in result["fpr_by_confounder"].items())
         )
+        print("recall by kind: " + ", ".join(f"{k} {v:.3f}" for k, v in result["recall_by_kind"].items()))
         print(f"localisation over {result['loc_n']} true positives: median {result['loc_median_px']:.2f} px, "
               f"p95 {result['loc_p95_px']:.2f} px, within 5 px {result['loc_hit5']:.3f}")  # fmt: skip
     return 0
@@ -215,11 +296,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_cmd_info)
 
-    p = sub.add_parser("demo", help="stack and localise a real meteor clip with the native kernels")
-    p.add_argument("--video", default=None, help="a video file (default: the bundled GMN clip)")
-    p.add_argument("--window", type=int, default=25, help="frames per stacked window (default 25, one second)")
-    p.add_argument("--overlay", default=None, help="write a PNG of the clip's maximum with each window's transient")
+    p = sub.add_parser("demo", help="detect the meteor in the bundled real GMN clip with the shipped model")
+    p.add_argument("--out", default="meteorfast-demo", help="directory for events.jsonl and the overlay PNG")
+    p.add_argument("--model", default=None, help="an .onnx or .engine (default: the shipped model)")
     p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("detect", help="detect meteors in videos, cameras, streams, images or folders")
+    p.add_argument("sources", nargs="+", metavar="SOURCE", help="video file, camera index, URL, image, folder or glob")
+    p.add_argument("--model", default=None, help="an .onnx or .engine (default: the shipped model)")
+    p.add_argument("--backend", default="auto", choices=["auto", "onnxruntime", "tensorrt"])
+    p.add_argument("--batch", type=int, default=32, help="model inputs per inference call (default 32)")
+    p.add_argument("--mode", default="frame", choices=["frame", "stack"], help="single frames or max-mean windows")
+    p.add_argument("--window", type=int, default=25, help="frames per stacked window (stack mode, default 25)")
+    p.add_argument("--stride", type=int, default=None, help="frames between window starts (default: the window)")
+    p.add_argument("--tile", type=_tile, default=None, help="SIZE[,OVERLAP]: native-resolution tiles of big frames")
+    p.add_argument("--threshold", type=float, default=None, help="meteor probability threshold (default: model's)")
+    p.add_argument("--localize", default="fused", choices=["fused", "paper"])
+    p.add_argument("--out", default=None, help="directory for events.jsonl, events.csv and the optional outputs")
+    p.add_argument("--save-frames", action="store_true", help="also write frames.jsonl (every classified item)")
+    p.add_argument("--save-overlays", action="store_true", help="a PNG per event: CAM heatmap, point and line")
+    p.add_argument("--save-clips", action="store_true", help="an MP4 per event with frames before and after it")
+    p.add_argument("--json", action="store_true", help="print the events and the per-source summary as JSON")
+    p.set_defaults(func=_cmd_detect)
 
     p = sub.add_parser("export", help="export a model to ONNX with the Grad-CAM outputs (needs the [train] extra)")
     p.add_argument("--arch", default="efficientnet_lite0", choices=ARCHS)
@@ -255,14 +353,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--arch", default="efficientnet_lite0", choices=ARCHS)
     p.add_argument("--head", default="gap", choices=["gap", "fastai"])
     p.add_argument("--no-pretrained", action="store_true", help="start from random weights instead of ImageNet")
-    p.add_argument("--epochs", type=int, default=6)
+    p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--steps", type=int, default=100, help="batches per epoch")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--representation", default="frame", choices=["frame", "stack"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--input-size", type=_size, default=None, help="SIZE or H,W (default 224)")
-    p.add_argument("--synth-size", type=_size, default=(360, 640), help="simulated frame size H,W (default 360,640)")
+    p.add_argument("--synth-size", type=_size, default=(720, 1280), help="simulated frame size H,W (default 720,1280)")
+    p.add_argument("--crop-fraction", type=float, default=0.3, help="share of native-resolution crops (as tiles see)")
     p.add_argument("--val-size", type=int, default=256, help="held-out synthetic validation stills")
     p.add_argument("--init", default=None, help="a checkpoint to fine-tune (e.g. for one station)")
     p.add_argument("--data", default=None, help="a folder with meteor/ and non_meteor/ images to train on as well")
@@ -271,11 +370,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="precision, recall, ROC AUC and localisation error on labelled frames")
     p.add_argument("--model", default=None, help="an exported .onnx (default: the shipped model)")
-    p.add_argument("--synthetic", type=int, default=None, metavar="N", help="evaluate on N simulated stills")
+    p.add_argument("--synthetic", type=int, default=None, metavar="N", help="evaluate on N simulated frames")
     p.add_argument("--seed", type=int, default=12345, help="simulator seed (use one never trained on)")
     p.add_argument("--data", default=None, help="a folder with meteor/, non_meteor/ and optional labels.json")
     p.add_argument("--tile", type=_tile, default=None, help="SIZE[,OVERLAP]: run native-resolution tiles")
     p.add_argument("--target-fpr", type=float, default=None, help="set the threshold for this false-positive rate")
+    p.add_argument("--localize", default="fused", choices=["fused", "paper"], help="CAM x first-layer map mode")
+    p.add_argument("--no-refine", action="store_true", help="keep the first-layer cell's point (no sub-cell step)")
     p.add_argument("--plot", default=None, help="write a precision-recall PNG")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_eval)

@@ -19,7 +19,6 @@ import numpy.typing as npt
 
 from meteorfast.cam.reference import LocalizeMode
 from meteorfast.errors import InputError
-from meteorfast.preprocess import Preprocessor
 
 Segment = tuple[float, float, float, float]
 
@@ -33,6 +32,7 @@ class EvalItem:
     confounder: str | None
     segments: tuple[Segment, ...]
     name: str = ""
+    kind: str = ""
 
 
 @dataclass(frozen=True)
@@ -49,15 +49,13 @@ def synthetic_items(n: int, seed: int, size: tuple[int, int] = (720, 1280)) -> l
 
     return [
         EvalItem(f.image, f.truth.label, f.truth.confounder or (None if f.truth.label else "clean"),
-                 tuple(s for s in f.truth.segments if s is not None), f"synthetic-{seed}-{i}")
+                 tuple(s for s in f.truth.segments if s is not None), f"synthetic-{seed}-{i}", f.truth.kind)
         for i, f in enumerate(sample(n, seed, config=SimConfig(size=size)))
     ]  # fmt: skip
 
 
 def folder_items(root: str | Path) -> list[EvalItem]:
-    import cv2
-
-    from meteorfast.train import IMAGE_SUFFIXES
+    from meteorfast.stream.sources import IMAGE_SUFFIXES, read_image
 
     base = Path(root)
     labels_path = base / "labels.json"
@@ -67,11 +65,7 @@ def folder_items(root: str | Path) -> list[EvalItem]:
         for path in sorted((base / sub).rglob("*")) if (base / sub).is_dir() else []:
             if path.suffix.lower() not in IMAGE_SUFFIXES:
                 continue
-            img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-            if img is None:
-                raise InputError(f"eval: expected an image, could not decode {str(path)!r}")
-            if img.ndim == 3:
-                img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY if img.shape[2] == 3 else cv2.COLOR_BGRA2GRAY)
+            img = read_image(path)
             segs = tuple(tuple(map(float, s)) for s in labels.get(path.name, {}).get("segments", []))
             items.append(EvalItem(img, label, None if label else "real", segs, path.name))  # type: ignore[arg-type]
     if not items:
@@ -79,67 +73,27 @@ def folder_items(root: str | Path) -> list[EvalItem]:
     return items
 
 
-def _tiles(shape: tuple[int, int], size: int, overlap: int) -> list[tuple[int, int]]:
-    h, w = shape
-    step = max(size - overlap, 1)
-    ys = list(range(0, max(h - size, 0) + 1, step))
-    xs = list(range(0, max(w - size, 0) + 1, step))
-    if ys[-1] + size < h:
-        ys.append(h - size)
-    if xs[-1] + size < w:
-        xs.append(w - size)
-    return [(y, x) for y in ys for x in xs]
-
-
 def predict(
     model: str | Path, items: Sequence[EvalItem], *, tile: tuple[int, int] | None = None, batch: int = 32,
-    mode: LocalizeMode = "fused",
+    mode: LocalizeMode = "fused", refine: bool = True,
 ) -> Predictions:  # fmt: skip
-    """Run ``model`` (an exported ``.onnx``) over ``items``: the meteor probability and the located point.
+    """Run ``model`` over ``items`` with :class:`~meteorfast.detector.Detector`: the meteor probability and the
+    located point of each.
 
     With ``tile = (size, overlap)`` each frame is cut into overlapping ``size`` px tiles at native resolution; the
-    frame's probability is its best tile's, and so is the point.
+    frame's probability is its best tile's, and so is the point. ``refine`` moves each point to the streak within
+    its first-layer cell on the frame itself (:func:`meteorfast.cam.refine.refine_points`).
     """
-    import meteorfast.cam as mc
-    from meteorfast.backends.onnxruntime import OnnxRuntimeBackend
+    from meteorfast.detector import Detector
 
-    with OnnxRuntimeBackend(str(model)) as backend:
-        spec = backend.input_specs["frames"].shape
-        channels, in_h, in_w = int(spec[1]), int(spec[2]), int(spec[3])  # type: ignore[arg-type]
-        prep = Preprocessor((in_h, in_w), channels)
-        crops: list[npt.NDArray[np.generic]] = []
-        owners: list[int] = []
-        offsets: list[tuple[int, int]] = []
-        for i, item in enumerate(items):
-            img = item.image
-            places = _tiles(img.shape[:2], tile[0], tile[1]) if tile and min(img.shape[:2]) > tile[0] else [(0, 0)]
-            for y, x in places:
-                crops.append(img[y : y + tile[0], x : x + tile[0]] if tile and len(places) > 1 else img)
-                owners.append(i)
-                offsets.append((x, y) if tile and len(places) > 1 else (0, 0))
-        probs = np.empty(len(crops), np.float32)
-        px = np.empty(len(crops), np.float32)
-        py = np.empty(len(crops), np.float32)
-        for start in range(0, len(crops), batch):
-            chunk = crops[start : start + batch]
-            frames, geo = prep.batch(chunk)
-            geo[:, 2] += np.array([o[0] for o in offsets[start : start + batch]], np.float32)
-            geo[:, 3] += np.array([o[1] for o in offsets[start : start + batch]], np.float32)
-            out = backend.infer({"frames": frames})
-            cam = mc.grad_cam(out["features"], weights=out["cam_weights"])
-            fine = np.asarray(out["conv1_map"], np.float32)[:, 0]
-            loc = mc.localize(cam, fine, input_size=(in_h, in_w), geometry=geo, mode=mode)
-            probs[start : start + len(chunk)] = np.asarray(out["prob"])
-            px[start : start + len(chunk)] = loc.x
-            py[start : start + len(chunk)] = loc.y
-    n = len(items)
-    best = np.full(n, -1.0, np.float32)
-    fx = np.zeros(n, np.float32)
-    fy = np.zeros(n, np.float32)
-    for j, i in enumerate(owners):
-        if probs[j] > best[i]:
-            best[i], fx[i], fy[i] = probs[j], px[j], py[j]
-    return Predictions(best, fx, fy)
+    probs, xs, ys = [], [], []
+    with Detector(model, batch_size=batch, tile=tile, localize=mode, refine=refine) as det:
+        for start in range(0, len(items), batch):
+            res = det.classify([it.image for it in items[start : start + batch]])
+            probs.append(res.prob)
+            xs.append(res.x)
+            ys.append(res.y)
+    return Predictions(np.concatenate(probs), np.concatenate(xs), np.concatenate(ys))
 
 
 def point_to_segment(px: float, py: float, seg: Segment) -> float:
@@ -190,6 +144,10 @@ def metrics(items: Sequence[EvalItem], pred: Predictions, threshold: float = 0.5
     for it, p in zip(items, positive, strict=True):
         if it.label == 0:
             by_conf.setdefault(it.confounder or "clean", []).append(bool(p))
+    by_kind: dict[str, list[bool]] = {}
+    for it, p in zip(items, positive, strict=True):
+        if it.label == 1:
+            by_kind.setdefault(it.kind or "meteor", []).append(bool(p))
     errors = [
         min(point_to_segment(float(pred.x[i]), float(pred.y[i]), s) for s in it.segments)
         for i, it in enumerate(items) if it.label == 1 and positive[i] and it.segments
@@ -205,6 +163,7 @@ def metrics(items: Sequence[EvalItem], pred: Predictions, threshold: float = 0.5
         "roc_auc": roc_auc(pred.prob.astype(np.float64), labels),
         "confusion": {"tp": tp, "fp": fp, "fn": fn, "tn": tn},
         "fpr_by_confounder": {k: float(np.mean(v)) for k, v in sorted(by_conf.items())},
+        "recall_by_kind": {k: float(np.mean(v)) for k, v in sorted(by_kind.items())},
         "loc_median_px": float(np.median(err)) if err.size else float("nan"),
         "loc_p95_px": float(np.percentile(err, 95)) if err.size else float("nan"),
         "loc_hit5": float((err <= 5).mean()) if err.size else float("nan"),

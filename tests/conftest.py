@@ -39,3 +39,45 @@ def use_native(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def use_reference(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("METEORFAST_KERNELS", "reference")
+
+
+def build_spot_model(path: Path, size: int = 224) -> Path:
+    """A real ONNX graph with meteorfast's I/O contract that "detects" the brightest spot: ``prob`` is the brightest
+    input pixel / 255, ``features`` the 32x32 block maxima (7x7 at 224), ``cam_weights`` positive, ``conv1_map`` the
+    2x2 block means (112x112). Run by ONNX Runtime like any model, it makes the pipeline's geometry testable to the
+    pixel without depending on what a trained network happens to have learned."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    cell = size // 7
+    nodes = [
+        helper.make_node("Cast", ["frames"], ["xf"], to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["xf", "inv255"], ["x"]),
+        helper.make_node("AveragePool", ["x"], ["conv1_map"], kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("MaxPool", ["x"], ["features"], kernel_shape=[cell, cell], strides=[cell, cell]),
+        helper.make_node("ReduceMax", ["features", "hw"], ["cam_weights"], keepdims=0),
+        helper.make_node("ReduceMax", ["x", "chw"], ["prob"], keepdims=0),
+    ]
+    inits = [
+        helper.make_tensor("inv255", TensorProto.FLOAT, [], [1 / 255]),
+        helper.make_tensor("hw", TensorProto.INT64, [2], [2, 3]),
+        helper.make_tensor("chw", TensorProto.INT64, [3], [1, 2, 3]),
+    ]
+    graph = helper.make_graph(
+        nodes, "spot", [helper.make_tensor_value_info("frames", TensorProto.UINT8, ["batch", 1, size, size])],
+        [helper.make_tensor_value_info("prob", TensorProto.FLOAT, ["batch"]),
+         helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", 1, 7, 7]),
+         helper.make_tensor_value_info("cam_weights", TensorProto.FLOAT, ["batch", 1]),
+         helper.make_tensor_value_info("conv1_map", TensorProto.FLOAT, ["batch", 1, size // 2, size // 2])],
+        inits,
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 9
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def spot_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_spot_model(tmp_path_factory.mktemp("models") / "spot.onnx")

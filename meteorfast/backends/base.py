@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -98,12 +98,17 @@ class Backend(ABC):
         return dict(self._require_open()[1])
 
     # ---- inference ----
-    def infer(self, feeds: Mapping[str, npt.ArrayLike]) -> dict[str, npt.NDArray[np.generic]]:
-        """Run one batch. ``feeds`` maps every input name to an array; returns every output by name.
-
-        The wall time of the run is kept in :attr:`last_infer_ms`.
+    def infer(
+        self, feeds: Mapping[str, npt.ArrayLike], outputs: Sequence[str] | None = None
+    ) -> dict[str, npt.NDArray[np.generic]]:
+        """Run one batch. ``feeds`` maps every input name to an array; returns the ``outputs`` named (default:
+        every output) by name. The wall time of the run is kept in :attr:`last_infer_ms`.
         """
-        inputs, _ = self._require_open()
+        inputs, specs_out = self._require_open()
+        wanted = list(specs_out) if outputs is None else list(outputs)
+        unknown = sorted(set(wanted) - set(specs_out))
+        if unknown:
+            raise InputError(f"{self.name} backend: expected outputs among {sorted(specs_out)}, got unknown {unknown}")
         missing = sorted(set(inputs) - set(feeds))
         extra = sorted(set(feeds) - set(inputs))
         if missing or extra:
@@ -118,9 +123,9 @@ class Backend(ABC):
             inputs[name].check(arr)
             arrays[name] = arr
         start = time.perf_counter()
-        out = self._infer_impl(arrays)
+        out = self._infer_impl(arrays, wanted)
         self.last_infer_ms = (time.perf_counter() - start) * 1e3
-        return out
+        return {name: out[name] for name in wanted}
 
     # ---- for subclasses ----
     @abstractmethod
@@ -128,8 +133,10 @@ class Backend(ABC):
         """Load the model; return (input specs, output specs)."""
 
     @abstractmethod
-    def _infer_impl(self, feeds: dict[str, npt.NDArray[np.generic]]) -> dict[str, npt.NDArray[np.generic]]:
-        """Run validated, contiguous feeds."""
+    def _infer_impl(
+        self, feeds: dict[str, npt.NDArray[np.generic]], outputs: list[str]
+    ) -> dict[str, npt.NDArray[np.generic]]:
+        """Run validated, contiguous feeds; return at least the ``outputs`` named."""
 
     @abstractmethod
     def _close_impl(self) -> None:

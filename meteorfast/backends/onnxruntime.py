@@ -70,10 +70,11 @@ class OnnxRuntimeBackend(Backend):
             ) from err
         return ([_spec(a) for a in self._session.get_inputs()], [_spec(a) for a in self._session.get_outputs()])
 
-    def _infer_impl(self, feeds: dict[str, npt.NDArray[np.generic]]) -> dict[str, npt.NDArray[np.generic]]:
-        names = list(self.output_specs)
-        values = self._session.run(names, feeds)
-        return dict(zip(names, values, strict=True))
+    def _infer_impl(
+        self, feeds: dict[str, npt.NDArray[np.generic]], outputs: list[str]
+    ) -> dict[str, npt.NDArray[np.generic]]:
+        values = self._session.run(outputs, feeds)
+        return dict(zip(outputs, values, strict=True))
 
     def _close_impl(self) -> None:
         self._session = None

@@ -623,7 +623,9 @@ class TensorRTBackend(Backend):
                               hs["cam"][:n].copy() if slot.want_cam else None)  # fmt: skip
 
     # ---- generic contract ----
-    def _infer_impl(self, feeds: dict[str, npt.NDArray[np.generic]]) -> dict[str, npt.NDArray[np.generic]]:
+    def _infer_impl(
+        self, feeds: dict[str, npt.NDArray[np.generic]], outputs: list[str]
+    ) -> dict[str, npt.NDArray[np.generic]]:
         frames = np.ascontiguousarray(feeds["frames"], np.uint8)
         ticket = self.submit(frames)
         self.collect(ticket)
@@ -631,7 +633,8 @@ class TensorRTBackend(Backend):
         out: dict[str, npt.NDArray[np.generic]] = {}
         self._ctx.push()
         try:
-            for name, spec in self.output_specs.items():
+            for name in outputs:
+                spec = self.output_specs[name]
                 shape = (frames.shape[0], *_fixed(spec))
                 host = np.empty(shape, spec.dtype)
                 self._cuda.memcpy_dtoh(host, slot.dev[name])

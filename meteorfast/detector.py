@@ -1,0 +1,522 @@
+"""The streaming meteor detector: :class:`Detector` with ``classify``, ``stream`` and ``detect``.
+
+Pipeline (see :mod:`meteorfast.stream.pipeline`): one reader thread per source decodes, stacks (``mode="stack"``)
+and resizes each frame to the model input (``cv2.resize``: ``stretch`` by default, the whole frame scaled to the
+input without keeping its aspect, as in training; or ``letterbox``, aspect kept and padded with black) into a
+bounded queue; a round-robin batcher fills batches across sources; this thread runs inference and the native
+Grad-CAM post-processing; results come out in order per source. Located points are in frame pixels of the
+original frame (pixel ``(r, c)`` spans ``[c, c+1) x [r, r+1)``).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from meteorfast.errors import EngineMismatchError, InputError
+from meteorfast.preprocess import Preprocessor, ResizeMode
+from meteorfast.stream.events import Event, EventBuilder
+from meteorfast.stream.pipeline import Batcher, Item, Reader, SourceStats
+from meteorfast.stream.sources import Frame, Source, SourceSpec, open_source
+
+Mode = Literal["frame", "stack"]
+LocalizeMode = Literal["fused", "paper"]
+REQUIRED_OUTPUTS = ("prob", "features", "cam_weights", "conv1_map")
+DEFAULT_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """Per frame: ``prob``, ``x``, ``y``, ``peak``: float32 ``[N]``; ``is_meteor``: bool ``[N]``; ``cam``: float32
+    ``[N,h,w]`` in [0, 1] (ReLU then min-max; at feature resolution, or with tiling the frame-level stitched map,
+    one cell per feature cell of a tile). ``x, y`` are original-frame pixels."""
+
+    prob: npt.NDArray[np.float32]
+    is_meteor: npt.NDArray[np.bool_]
+    x: npt.NDArray[np.float32]
+    y: npt.NDArray[np.float32]
+    peak: npt.NDArray[np.float32]
+    cam: npt.NDArray[np.float32] = field(repr=False)
+
+    def __len__(self) -> int:
+        return int(self.prob.shape[0])
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """One classified frame (``mode="frame"``) or window ``index..end_index`` (``mode="stack"``) of ``source``.
+
+    ``image`` is what was classified (the frame, or the window's ``max - mean`` image; uint8|uint16 ``[H,W]``) and
+    ``cam: float32 [h,w]`` its CAM; drop both if you keep results for long.
+    """
+
+    source: str
+    index: int
+    end_index: int
+    time_s: float
+    end_time_s: float
+    prob: float
+    is_meteor: bool
+    x: float
+    y: float
+    peak: float
+    cam: npt.NDArray[np.float32] = field(repr=False)
+    image: npt.NDArray[np.unsignedinteger] = field(repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``frames.jsonl`` record."""
+        return {
+            "source": self.source, "index": self.index, "end_index": self.end_index,
+            "time_s": round(self.time_s, 4), "end_time_s": round(self.end_time_s, 4), "prob": round(self.prob, 5),
+            "is_meteor": self.is_meteor, "x": round(self.x, 2), "y": round(self.y, 2), "peak": round(self.peak, 5),
+        }  # fmt: skip
+
+
+def tile_origins(shape: tuple[int, int], size: int, overlap: int) -> list[tuple[int, int]]:
+    """``(y, x)`` origins of ``size`` px square tiles covering a frame of ``shape = (H, W)``, overlapping by at
+    least ``overlap`` px; the last row and column are pulled back to end at the frame's edge."""
+    h, w = shape
+    step = max(size - overlap, 1)
+    ys = list(range(0, max(h - size, 0) + 1, step))
+    xs = list(range(0, max(w - size, 0) + 1, step))
+    if ys[-1] + size < h:
+        ys.append(h - size)
+    if xs[-1] + size < w:
+        xs.append(w - size)
+    return [(y, x) for y in ys for x in xs]
+
+
+def _model_threshold(model: Path) -> float | None:
+    """The decision threshold a trained model carries in its ``metadata_props`` (``meteorfast.threshold``)."""
+    if model.suffix.lower() != ".onnx":
+        return None
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return None
+    try:
+        meta = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"]).get_modelmeta()
+    except Exception:  # ORT's own exception types; the backend reports a bad model properly when it opens it
+        return None
+    value = meta.custom_metadata_map.get("meteorfast.threshold")
+    return float(json.loads(value)) if value is not None else None
+
+
+class Detector:
+    """Classify frames as meteor / non-meteor and locate the meteor (Grad-CAM, then the first-layer map).
+
+    ``model``: ``"default"`` (the shipped model) or a path to an ``.onnx`` or TensorRT ``.engine``; ``backend``:
+    ``auto``, ``onnxruntime`` or ``tensorrt``; ``batch_size``: model inputs per inference call; ``mode``: classify
+    single frames, or ``stack`` windows of ``window`` frames every ``stride`` (default ``window``) frames with the
+    native stacking kernel; ``tile = (size, overlap)``: run overlapping native-resolution tiles of frames larger than
+    ``size`` (the best tile decides); ``threshold``: decision threshold on the meteor probability (default: the
+    model's, else 0.5); ``localize``: ``fused`` or ``paper`` (see :func:`meteorfast.cam.localize`); ``refine``:
+    move the point to the streak within its first-layer cell on the frame itself; ``resize``: ``stretch`` or
+    ``letterbox``; ``queue_depth``: items buffered per source (default ``2 * batch_size``); ``push_timeout_s``:
+    how long a partly filled batch waits for more; ``max_gap``: missed frames bridged inside one event.
+    """
+
+    def __init__(
+        self,
+        model: str | Path = "default",
+        backend: str = "auto",
+        batch_size: int = 32,
+        mode: Mode = "frame",
+        window: int = 25,
+        tile: tuple[int, int] | None = None,
+        threshold: float | None = None,
+        localize: LocalizeMode = "fused",
+        *,
+        stride: int | None = None,
+        refine: bool = True,
+        resize: ResizeMode = "stretch",
+        queue_depth: int | None = None,
+        push_timeout_s: float = 0.05,
+        max_gap: int = 1,
+        threads: int | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise InputError(f"Detector: expected batch_size >= 1, got {batch_size}")
+        if mode not in ("frame", "stack"):
+            raise InputError(f"Detector: expected mode 'frame' or 'stack', got {mode!r}")
+        if mode == "stack" and not 2 <= window <= 65535:
+            raise InputError(f"Detector: expected a stacking window of 2..65535 frames, got {window}")
+        self.stride = window if stride is None else stride
+        if mode == "stack" and self.stride < 1:
+            raise InputError(f"Detector: expected stride >= 1, got {stride}")
+        if tile is not None and (len(tile) != 2 or tile[0] < 16 or not 0 <= tile[1] < tile[0]):
+            raise InputError(f"Detector: expected tile=(size >= 16, 0 <= overlap < size), got {tile}")
+        if localize not in ("fused", "paper"):
+            raise InputError(f"Detector: expected localize 'fused' or 'paper', got {localize!r}")
+        if threshold is not None and not 0.0 <= threshold <= 1.0:
+            raise InputError(f"Detector: expected a threshold in [0, 1], got {threshold}")
+        if model == "default":
+            from meteorfast.data import default_model
+
+            model = default_model()
+        self.model = Path(model)
+        self.backend_name = backend
+        self.batch_size = batch_size
+        self.mode: Mode = mode
+        self.window = window
+        self.tile = tile
+        self.localize: LocalizeMode = localize
+        self.refine = refine
+        self.resize: ResizeMode = resize
+        self.queue_depth = queue_depth or 2 * batch_size
+        self.push_timeout_s = push_timeout_s
+        self.max_gap = max_gap
+        self.threads = threads
+        self.threshold = threshold if threshold is not None else (_model_threshold(self.model) or DEFAULT_THRESHOLD)
+        self.stats: list[SourceStats] = []
+        self._backend: Any = None
+        self._prep: Preprocessor | None = None
+        self._fine: tuple[int, int] = (0, 0)
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------ lifecycle
+
+    def open(self) -> Detector:
+        """Load the model (done on first use; call it to pay the cost up front)."""
+        if self._backend is not None:
+            return self
+        from meteorfast.backends import choose_backend, get_backend
+
+        name = choose_backend(self.model, self.backend_name)
+        cls: Any = get_backend(name)  # the runtimes' constructors take their own options
+        if name == "tensorrt":
+            path = self.model
+            if path.suffix.lower() == ".onnx":
+                from meteorfast.backends.tensorrt import build_engine
+
+                path = build_engine(path, batch=(1, self.batch_size, self.batch_size))
+            backend = cls(path, mode=self.localize)
+        else:
+            backend = cls(self.model, threads=self.threads) if self.threads else cls(self.model)
+        backend.open()
+        outs = backend.output_specs
+        ins = backend.input_specs
+        if any(n not in outs for n in REQUIRED_OUTPUTS) or "frames" not in ins:
+            backend.close()
+            raise EngineMismatchError(
+                f"model {str(self.model)!r}: expected a meteorfast graph with input 'frames' and outputs "
+                f"{list(REQUIRED_OUTPUTS)}, got inputs {sorted(ins)} and outputs {sorted(outs)}; "
+                "export it with `meteorfast export` (which adds the Grad-CAM outputs)"
+            )
+        shape = ins["frames"].shape
+        fine = outs["conv1_map"].shape
+        if not all(isinstance(d, int) for d in (*shape[1:], *fine[2:])):
+            backend.close()
+            raise EngineMismatchError(
+                f"model {str(self.model)!r}: expected fixed input and map sizes, got frames {shape}, conv1_map {fine}"
+            )
+        self._prep = Preprocessor((int(shape[2]), int(shape[3])), int(shape[1]), self.resize)
+        self._fine = (int(fine[2]), int(fine[3]))
+        self._backend = backend
+        return self
+
+    def close(self) -> None:
+        if self._backend is not None:
+            self._backend.close()
+            self._backend = None
+
+    def __enter__(self) -> Detector:
+        return self.open()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @property
+    def backend(self) -> str:
+        """The runtime in use (``onnxruntime`` or ``tensorrt``); opens the model."""
+        self.open()
+        return str(self._backend.name)
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """``(height, width)`` of the model input."""
+        self.open()
+        if self._prep is None:
+            raise InputError("Detector: the model did not open")
+        return self._prep.size
+
+    # ------------------------------------------------------------ preparation (reader threads)
+
+    def _prepare_image(self, image: npt.NDArray[Any]) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.float32]]:
+        prep = self._prep
+        if prep is None:
+            raise InputError("Detector: expected an open detector; call open() first")
+        if image.ndim not in (2, 3) or image.size == 0:
+            raise InputError(f"frames: expected a non-empty image [H,W] or [H,W,3], got shape {image.shape}")
+        h, w = image.shape[:2]
+        if self.tile is not None and min(h, w) > self.tile[0]:
+            size, overlap = self.tile
+            origins = tile_origins((h, w), size, overlap)
+            inputs, geo = prep.batch([image[y : y + size, x : x + size] for y, x in origins])
+            geo[:, 2] += np.array([x for _, x in origins], np.float32)
+            geo[:, 3] += np.array([y for y, _ in origins], np.float32)
+            return inputs, geo
+        return prep.batch([image])
+
+    def _items(self, frames: Iterator[Frame]) -> Iterator[Item]:
+        """Frames of one source -> inference items (frames, or stacked windows)."""
+        if self.mode == "frame":
+            for seq, f in enumerate(frames):
+                inputs, geo = self._prepare_image(f.image)
+                yield Item(f.source, seq, f.index, f.index, f.time_s, f.time_s, f.image, inputs, geo)
+            return
+        yield from self._windows(frames)
+
+    def _windows(self, frames: Iterator[Frame]) -> Iterator[Item]:
+        from meteorfast.cam import Stacker
+
+        free: list[Stacker] = []
+        active: list[tuple[Stacker, Frame]] = []  # each open window with its first frame
+        last: Frame | None = None
+        seq = 0
+        for count, f in enumerate(frames):
+            image = f.image if f.image.ndim == 2 else _grey(f.image)
+            if count % self.stride == 0:
+                st = free.pop() if free and free[-1].shape == image.shape else Stacker(image.shape, image.dtype)
+                active.append((st, f))
+            for st, _ in active:
+                st.add(image)
+            last = f
+            if active and active[0][0].frames == self.window:
+                st, first = active.pop(0)
+                yield self._window_item(st, first, f, seq)
+                seq += 1
+                st.reset()
+                free.append(st)
+        # A file's tail shorter than a window still counts (a meteor in the last second must not be lost).
+        if active and last is not None and active[0][0].frames >= 2:
+            st, first = active[0]
+            yield self._window_item(st, first, last, seq)
+
+    def _window_item(self, st: Any, first: Frame, last: Frame, seq: int) -> Item:
+        candidate = st.result().candidate
+        inputs, geo = self._prepare_image(candidate)
+        return Item(first.source, seq, first.index, last.index, first.time_s, last.time_s, candidate, inputs, geo)
+
+    # ------------------------------------------------------------ inference (this thread)
+
+    def _run(
+        self, inputs: npt.NDArray[np.uint8], geometry: npt.NDArray[np.float32]
+    ) -> tuple[npt.NDArray[np.float32], ...]:
+        """``inputs: uint8 [M,C,h,w]``, ``geometry: float32 [M,4]`` -> ``prob, x, y, peak: [M]``, ``cam [M,h',w']``."""
+        import meteorfast.cam as mc
+
+        backend = self._backend
+        prep = self._prep
+        if backend is None or prep is None:
+            raise InputError("Detector: expected an open detector; call open() first")
+        parts: list[tuple[npt.NDArray[np.float32], ...]] = []
+        for start in range(0, len(inputs), self.batch_size):
+            x = inputs[start : start + self.batch_size]
+            g = geometry[start : start + self.batch_size]
+            if backend.name == "tensorrt":
+                r = backend.collect(backend.submit(x, g, want_cam=True))
+                parts.append((r.prob, r.x, r.y, r.peak, r.cam))
+                continue
+            out = backend.infer({"frames": x}, ["prob", "features", "cam_weights", "conv1_map"])
+            cam = mc.grad_cam(out["features"], weights=out["cam_weights"])
+            fine = np.asarray(out["conv1_map"], np.float32)[:, 0]
+            loc = mc.localize(cam, fine, input_size=prep.size, geometry=g, mode=self.localize)
+            parts.append((np.asarray(out["prob"], np.float32).reshape(-1), loc.x, loc.y, loc.peak, cam))
+        return tuple(np.concatenate([p[k] for p in parts]) for k in range(5))
+
+    def _finish(self, items: Sequence[Item]) -> list[FrameResult]:
+        """Infer a batch of items (tiles flattened), regroup tiles per item, refine, threshold."""
+        from meteorfast.cam.refine import refine_points
+
+        prep = self._prep
+        if prep is None:
+            raise InputError("Detector: expected an open detector; call open() first")
+        inputs = np.concatenate([it.inputs for it in items])
+        geo = np.concatenate([it.geometry for it in items])
+        prob, xs, ys, peak, cams = self._run(inputs, geo)
+        in_h, in_w = prep.size
+        cell_in = np.array([in_w / self._fine[1], in_h / self._fine[0]], np.float32)
+        results: list[FrameResult] = []
+        bounds = np.cumsum([0] + [len(it.inputs) for it in items])
+        best_idx = [int(bounds[i] + np.argmax(prob[bounds[i] : bounds[i + 1]])) for i in range(len(items))]
+        px = xs[best_idx].copy()
+        py = ys[best_idx].copy()
+        if self.refine:  # points are frame pixels even for tiles, and the cell is the best tile's
+            px, py = refine_points([it.image for it in items], px, py, geo[best_idx, :2] * cell_in)
+        for i, it in enumerate(items):
+            lo, hi = int(bounds[i]), int(bounds[i + 1])
+            b = best_idx[i]
+            cam = cams[b] if hi - lo == 1 else self._stitch(it, prob[lo:hi], cams[lo:hi])
+            p = float(prob[b])
+            fields = (float(px[i]), float(py[i]), float(peak[b]), cam, it.image)
+            results.append(
+                FrameResult(
+                    it.source, it.index, it.end_index, it.time_s, it.end_time_s, p, p >= self.threshold, *fields
+                )
+            )
+        return results
+
+    def _stitch(
+        self, item: Item, prob: npt.NDArray[np.float32], cams: npt.NDArray[np.float32]
+    ) -> npt.NDArray[np.float32]:
+        """Tiles' CAMs -> one frame-level map (each weighted by its tile's probability; max where tiles overlap)."""
+        tile = self.tile
+        if tile is None:
+            raise InputError("Detector: stitching needs tile=(size, overlap)")
+        h, w = item.image.shape[:2]
+        ch, cw = cams.shape[1:]
+        cell_y, cell_x = tile[0] / ch, tile[0] / cw
+        out = np.zeros((int(np.ceil(h / cell_y)), int(np.ceil(w / cell_x))), np.float32)
+        for (y, x), p, cam in zip(tile_origins((h, w), tile[0], tile[1]), prob, cams, strict=True):
+            r0, c0 = min(round(y / cell_y), out.shape[0] - ch), min(round(x / cell_x), out.shape[1] - cw)
+            view = out[r0 : r0 + ch, c0 : c0 + cw]
+            np.maximum(view, cam * np.float32(p), out=view)
+        return out
+
+    # ------------------------------------------------------------ public API
+
+    def classify(self, frames: npt.ArrayLike | Sequence[npt.ArrayLike]) -> BatchResult:
+        """Classify a batch of frames: uint8 or uint16 ``[N,H,W]`` / ``[N,H,W,3]`` arrays, or a list of frames
+        (any sizes). Returns a :class:`BatchResult`; ``x, y`` are pixels of each original frame."""
+        self.open()
+        batch = _as_frames(frames)
+        with self._lock:
+            items = []
+            for i, image in enumerate(batch):
+                inputs, geo = self._prepare_image(image)
+                items.append(Item("classify", i, i, i, 0.0, 0.0, image, inputs, geo))
+            results: list[FrameResult] = []
+            step = max(1, self.batch_size)
+            for start in range(0, len(items), step):
+                results += self._finish(items[start : start + step])
+        cams = [r.cam for r in results]
+        hmax = max(c.shape[0] for c in cams)
+        wmax = max(c.shape[1] for c in cams)
+        cam = np.zeros((len(cams), hmax, wmax), np.float32)
+        for i, c in enumerate(cams):
+            cam[i, : c.shape[0], : c.shape[1]] = c
+        return BatchResult(
+            np.array([r.prob for r in results], np.float32), np.array([r.is_meteor for r in results], np.bool_),
+            np.array([r.x for r in results], np.float32), np.array([r.y for r in results], np.float32),
+            np.array([r.peak for r in results], np.float32), cam,
+        )  # fmt: skip
+
+    def stream(
+        self, sources: SourceSpec | Sequence[SourceSpec], *, on_error: str = "raise",
+        on_source_end: Callable[[str], None] | None = None,
+    ) -> Iterator[FrameResult]:  # fmt: skip
+        """Classify every frame (or window) of ``sources``, batched across them; yields :class:`FrameResult` in
+        order per source. ``sources``: one source or a list (paths, URLs, camera indices, arrays, iterables,
+        :class:`~meteorfast.stream.sources.Source` objects; a list is always a list of sources). Per-source counters
+        are in :attr:`stats`. ``on_error="raise"`` re-raises a source's error here, ``"skip"`` ends that source and
+        keeps the message in its stats. ``on_source_end(source_id)`` is called once each source is done."""
+        self.open()
+        srcs = _open_sources(sources)
+        cond = threading.Condition()
+        readers = [Reader(s, self._items, self.queue_depth, cond) for s in srcs]
+        self.stats = [r.stats for r in readers]
+        ended: set[str] = set()
+        with self._lock:
+            for r in readers:
+                r.start()
+            try:
+                for batch in Batcher(readers, cond, self.batch_size, self.push_timeout_s, on_error):
+                    yield from self._finish(batch)
+                    if on_source_end is not None:
+                        for r in readers:
+                            if r.exhausted and r.source.id not in ended:
+                                ended.add(r.source.id)
+                                on_source_end(r.source.id)
+                if on_source_end is not None:
+                    for r in readers:
+                        if r.source.id not in ended:
+                            ended.add(r.source.id)
+                            on_source_end(r.source.id)
+            finally:
+                for r in readers:
+                    r.stop()
+                for r in readers:
+                    r.join(timeout=10)
+
+    def detect(
+        self, sources: SourceSpec | Sequence[SourceSpec], *, on_event: Callable[[Event], None] | None = None,
+        on_result: Callable[[FrameResult], None] | None = None, on_error: str = "raise",
+    ) -> list[Event]:  # fmt: skip
+        """Meteor events in ``sources``: consecutive positive frames (or windows) of a source merged, with a track
+        and a line fit. ``on_event`` is called as each event closes, ``on_result`` for every classified item."""
+        builder = EventBuilder(self.max_gap)
+        events: list[Event] = []
+
+        def emit(closed: Iterable[Event]) -> None:
+            for ev in closed:
+                events.append(ev)
+                if on_event is not None:
+                    on_event(ev)
+
+        for r in self.stream(sources, on_error=on_error, on_source_end=lambda sid: emit(builder.flush(sid))):
+            # An item may close the event before it: report that event before the item itself.
+            emit(builder.add(r.source, r.index, r.end_index, r.time_s, r.end_time_s, r.is_meteor, r.x, r.y, r.prob))
+            if on_result is not None:
+                on_result(r)
+        emit(builder.flush())
+        return events
+
+
+def _grey(image: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    import cv2
+
+    code = cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY
+    return np.asarray(cv2.cvtColor(image, code))
+
+
+def _as_frames(frames: npt.ArrayLike | Sequence[npt.ArrayLike]) -> list[npt.NDArray[Any]]:
+    if isinstance(frames, np.ndarray):
+        if frames.ndim not in (3, 4):
+            raise InputError(
+                f"classify: expected frames [N,H,W] or [N,H,W,3], got shape {frames.shape}; add a batch axis "
+                "with frame[None] for one frame"
+            )
+        batch = list(frames)
+    elif isinstance(frames, Sequence) and not isinstance(frames, str | bytes):
+        batch = [np.asarray(f) for f in frames]
+    else:
+        raise InputError(f"classify: expected an array [N,H,W] or a list of frames, got {type(frames).__name__}")
+    if not batch:
+        raise InputError("classify: expected at least one frame, got an empty batch")
+    for i, f in enumerate(batch):
+        if f.dtype not in (np.uint8, np.uint16):
+            raise InputError(
+                f"classify: expected uint8 or uint16 frames, got {f.dtype} at frame {i}; scale floats to 0..255 "
+                "and convert with .astype(np.uint8)"
+            )
+        if f.ndim not in (2, 3) or (f.ndim == 3 and f.shape[2] not in (1, 3, 4)) or f.size == 0:
+            raise InputError(f"classify: expected a frame [H,W] or [H,W,3], got shape {f.shape} at frame {i}")
+    return batch
+
+
+def _open_sources(sources: SourceSpec | Sequence[SourceSpec]) -> list[Source]:
+    specs: list[SourceSpec] = list(sources) if isinstance(sources, list | tuple) else [sources]  # type: ignore[list-item]
+    if not specs:
+        raise InputError("stream: expected at least one source, got none")
+    out = [open_source(s, default_id=f"array{i}") for i, s in enumerate(specs)]
+    seen: dict[str, int] = {}
+    for s in out:  # results and events are keyed by source id, so ids must differ
+        n = seen.get(s.id, 0)
+        seen[s.id] = n + 1
+        if n:
+            s.id = f"{s.id}#{n}"
+    return out
+
+
+__all__ = ["BatchResult", "Detector", "FrameResult", "tile_origins"]

@@ -1,0 +1,345 @@
+"""The streaming detector: classify, coordinate mapping, multi-source streaming, backpressure, drops, events."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from meteorfast.detector import Detector, tile_origins
+from meteorfast.errors import EngineMismatchError, InputError
+from meteorfast.evaluate import point_to_segment
+from meteorfast.stream.events import EventBuilder, TrackPoint, fit_line
+from meteorfast.stream.pipeline import Batcher, Item, Reader
+from meteorfast.stream.sources import ArraySource, Frame
+
+
+def sky(shape: tuple[int, int], seed: int = 0, dtype: type = np.uint8) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    img = rng.normal(20, 3, shape).clip(0, 255)
+    return img.astype(dtype) if dtype is np.uint8 else (img * 257).astype(dtype)
+
+
+def with_streak(img: np.ndarray, seg: tuple[float, float, float, float], value: int = 200) -> np.ndarray:
+    """Draw a 2 px streak on ``seg`` given in frame coordinates (pixel centres at +0.5)."""
+    out = img.copy()
+    a = (round((seg[0] - 0.5) * 16), round((seg[1] - 0.5) * 16))
+    b = (round((seg[2] - 0.5) * 16), round((seg[3] - 0.5) * 16))
+    cv2.line(out, a, b, value, 2, cv2.LINE_AA, 4)
+    return out
+
+
+# ---------------------------------------------------------------- classify and coordinates
+
+
+@pytest.mark.parametrize(
+    ("shape", "resize", "tile"),
+    [((720, 1280), "stretch", None), ((720, 1280), "letterbox", None), ((480, 640), "letterbox", None),
+     ((1920, 2880), "stretch", (224, 32)), ((720, 1280), "stretch", (224, 48))],
+)  # fmt: skip
+def test_a_streak_at_a_known_pixel_comes_back_within_2_px(
+    spot_model: Path, shape: tuple[int, int], resize: str, tile: tuple[int, int] | None
+) -> None:
+    rng = np.random.default_rng(sum(shape))
+    h, w = shape
+    frames, segs = [], []
+    for i in range(6):
+        cx, cy = rng.uniform(40, w - 40), rng.uniform(40, h - 40)
+        a = rng.uniform(0, np.pi)
+        seg = (cx - 8 * np.cos(a), cy - 8 * np.sin(a), cx + 8 * np.cos(a), cy + 8 * np.sin(a))
+        frames.append(with_streak(sky(shape, i), seg))
+        segs.append(seg)
+    # A downscaled 2 px streak keeps a fraction of its brightness; noise alone stays under 40 / 255.
+    det = Detector(spot_model, batch_size=8, resize=resize, tile=tile, threshold=0.3)  # type: ignore[arg-type]
+    res = det.classify(np.stack(frames))
+    for i, seg in enumerate(segs):
+        assert point_to_segment(float(res.x[i]), float(res.y[i]), seg) <= 2.0, (i, res.x[i], res.y[i], seg)
+    assert res.is_meteor.all()
+    # Without the sub-cell step the point still lands in the right first-layer cell: geometry alone is right.
+    coarse = Detector(spot_model, batch_size=8, resize=resize, tile=tile, refine=False).classify(np.stack(frames))  # type: ignore[arg-type]
+    scale = max(w / 224, h / 224)  # letterbox's one scale; an upper bound on stretch's two
+    cell = 2 * (1.0 if tile else scale)  # a first-layer cell (stride 2) in frame pixels; tiles run at native size
+    for i, seg in enumerate(segs):
+        assert point_to_segment(float(coarse.x[i]), float(coarse.y[i]), seg) <= cell * 1.5 + 1
+
+
+def test_classify_result_arrays_and_input_kinds(spot_model: Path) -> None:
+    det = Detector(spot_model, batch_size=4)
+    seg = (600.5, 300.5, 620.5, 310.5)
+    grey = with_streak(sky((720, 1280)), seg)
+    res = det.classify(np.stack([grey, sky((720, 1280), 1)]))
+    assert len(res) == 2
+    assert res.prob.dtype == np.float32
+    assert res.is_meteor.dtype == np.bool_
+    assert res.cam.shape == (2, 7, 7)
+    assert res.cam.min() >= 0
+    assert res.cam.max() <= 1
+    assert bool(res.is_meteor[0])
+    assert not bool(res.is_meteor[1])  # noise only: the brightest pixel is far below the 0.5 threshold
+    deep = grey.astype(np.uint16) * 257
+    colour = np.repeat(grey[..., None], 3, axis=2)
+    small = cv2.resize(grey, (640, 360), interpolation=cv2.INTER_AREA)
+    mixed = det.classify([deep, colour, small])
+    np.testing.assert_allclose(mixed.prob[:2], res.prob[0], atol=2 / 255)
+    assert point_to_segment(float(mixed.x[0]), float(mixed.y[0]), seg) <= 2
+    assert point_to_segment(float(mixed.x[1]), float(mixed.y[1]), seg) <= 2
+    assert point_to_segment(2 * float(mixed.x[2]), 2 * float(mixed.y[2]), seg) <= 4  # half-size frame
+
+
+@pytest.mark.parametrize(
+    ("frames", "match"),
+    [(np.zeros((2, 8, 8), np.float32), "uint8 or uint16"), (np.zeros((8, 8), np.uint8), r"\[N,H,W\]"),
+     ([], "empty batch"), ([np.zeros((0, 8), np.uint8)], "frame"), ("frames.png", "array")],
+)  # fmt: skip
+def test_classify_rejects_bad_batches(spot_model: Path, frames: object, match: str) -> None:
+    with pytest.raises(InputError, match=match):
+        Detector(spot_model).classify(frames)  # type: ignore[arg-type]
+
+
+def test_a_graph_without_cam_outputs_is_refused(tmp_path: Path) -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["frames"], ["out"])], "plain",
+        [helper.make_tensor_value_info("frames", TensorProto.UINT8, [1, 1, 8, 8])],
+        [helper.make_tensor_value_info("out", TensorProto.UINT8, [1, 1, 8, 8])],
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 9
+    onnx.save(model, str(tmp_path / "plain.onnx"))
+    with pytest.raises(EngineMismatchError, match="meteorfast export"):
+        Detector(tmp_path / "plain.onnx").open()
+
+
+def test_bad_detector_arguments(spot_model: Path) -> None:
+    for kwargs, match in [({"batch_size": 0}, "batch_size"), ({"mode": "video"}, "mode"),
+                          ({"mode": "stack", "window": 1}, "window"), ({"tile": (8, 0)}, "tile"),
+                          ({"tile": (224, 224)}, "tile"), ({"threshold": 1.5}, "threshold"),
+                          ({"localize": "gradcam"}, "localize")]:  # fmt: skip
+        with pytest.raises(InputError, match=match):
+            Detector(spot_model, **kwargs)  # type: ignore[arg-type]
+
+
+def test_tile_origins_cover_the_frame() -> None:
+    for shape in [(720, 1280), (1920, 2880), (224, 224), (300, 5000)]:
+        origins = tile_origins(shape, 224, 32)
+        covered = np.zeros(shape, bool)
+        for y, x in origins:
+            covered[y : y + 224, x : x + 224] = True
+        assert covered.all()
+        assert all(y + 224 <= max(shape[0], 224) and x + 224 <= max(shape[1], 224) for y, x in origins)
+
+
+# ---------------------------------------------------------------- streaming
+
+
+def frames_with_meteor(n: int, at: range, seed: int, shape: tuple[int, int] = (360, 640)) -> list[np.ndarray]:
+    """``n`` noisy frames; in frames ``at`` a streak moves 12 px per frame along a line."""
+    out = []
+    for i in range(n):
+        img = sky(shape, seed * 1000 + i)
+        if i in at:
+            k = i - at.start
+            x0, y0 = 100 + 12 * k, 80 + 6 * k
+            img = with_streak(img, (x0, y0, x0 + 10, y0 + 5))
+        out.append(img)
+    return out
+
+
+def test_stream_keeps_order_per_source_and_serves_every_source(spot_model: Path) -> None:
+    lengths = {"a": 37, "b": 9, "c": 21}
+    sources = [ArraySource(frames_with_meteor(n, range(0), i), source_id=k) for i, (k, n) in enumerate(lengths.items())]
+    det = Detector(spot_model, batch_size=5, queue_depth=4)
+    seen: dict[str, list[int]] = {k: [] for k in lengths}
+    for r in det.stream(sources):
+        seen[r.source].append(r.index)
+    for k, n in lengths.items():
+        assert seen[k] == list(range(n))
+    assert [s.frames for s in det.stats] == list(lengths.values())
+    assert all(s.done and s.error is None and s.dropped_frames == 0 for s in det.stats)
+
+
+def test_round_robin_batches_share_between_sources() -> None:
+    """With every source's queue full, a batch takes one item per source in turn, so none starves."""
+    cond = threading.Condition()
+
+    def prepare(frames: Iterator[Frame]) -> Iterator[Item]:
+        for seq, f in enumerate(frames):
+            yield Item(f.source, seq, f.index, f.index, f.time_s, f.time_s, f.image, np.zeros((1, 1, 2, 2), np.uint8),
+                       np.zeros((1, 4), np.float32))  # fmt: skip
+
+    readers = [Reader(ArraySource([np.zeros((2, 2), np.uint8)] * 30, source_id=s), prepare, 8, cond) for s in "abc"]
+    for r in readers:
+        r.start()
+    deadline = time.time() + 10
+    while any(r.queued < 8 for r in readers) and time.time() < deadline:
+        time.sleep(0.01)
+    batches = iter(Batcher(readers, cond, batch_size=6, push_timeout_s=0.5))
+    first, second = next(batches), next(batches)
+    assert sorted(it.source for it in first) == ["a", "a", "b", "b", "c", "c"]
+    assert sorted(it.source for it in second) == ["a", "a", "b", "b", "c", "c"]
+    rest = [it for batch in batches for it in batch]
+    assert len(rest) == 90 - 12
+    for r in readers:
+        r.stop()
+        r.join()
+
+
+def test_a_slow_source_is_not_starved_by_a_fast_one(spot_model: Path) -> None:
+    def slow() -> Iterator[np.ndarray]:
+        for i in range(12):
+            time.sleep(0.01)
+            yield sky((120, 160), i)
+
+    fast = ArraySource([sky((120, 160), 100 + i) for i in range(400)], source_id="fast")
+    order = [
+        r.source
+        for r in Detector(spot_model, batch_size=8, queue_depth=16).stream(
+            [fast, ArraySource(slow(), source_id="slow")]
+        )
+    ]
+    assert order.count("slow") == 12
+    assert max(i for i, s in enumerate(order) if s == "slow") < max(i for i, s in enumerate(order) if s == "fast")
+
+
+def test_a_file_source_is_held_back_not_buffered_without_bound(spot_model: Path) -> None:
+    produced = 0
+
+    def counting() -> Iterator[np.ndarray]:
+        nonlocal produced
+        for i in range(120):
+            produced += 1
+            yield sky((90, 160), i)
+
+    det = Detector(spot_model, batch_size=4, queue_depth=6)
+    consumed = 0
+    worst = 0
+    for _ in det.stream(ArraySource(counting(), source_id="file")):
+        consumed += 1
+        time.sleep(0.002)  # a consumer slower than the decoder
+        worst = max(worst, produced - consumed)
+    assert consumed == 120
+    # In flight at most: the queue, one batch being classified, one item being prepared, the one being put.
+    assert worst <= 6 + 4 + 2
+    assert det.stats[0].dropped_frames == 0
+
+
+def test_a_late_live_source_drops_oldest_and_counts_every_drop(spot_model: Path) -> None:
+    produced = 0
+
+    def camera() -> Iterator[np.ndarray]:
+        nonlocal produced
+        for i in range(300):
+            produced += 1
+            yield sky((90, 160), i)
+
+    det = Detector(spot_model, batch_size=4, queue_depth=4)
+    got = []
+    for r in det.stream(ArraySource(camera(), source_id="cam", live=True)):
+        got.append(r.index)
+        time.sleep(0.01)
+    st = det.stats[0]
+    assert st.dropped_frames > 0
+    assert st.dropped_frames == st.dropped_items
+    assert len(got) + st.dropped_frames == produced == st.frames == 300
+    assert got == sorted(got)  # still in order, with holes
+
+
+def test_stack_mode_windows_and_their_frames(spot_model: Path) -> None:
+    frames = frames_with_meteor(60, range(30, 36), 3)
+    det = Detector(spot_model, batch_size=4, mode="stack", window=10)
+    results = list(det.stream(ArraySource(frames, source_id="s")))
+    assert [(r.index, r.end_index) for r in results] == [(i, i + 9) for i in range(0, 60, 10)]
+    hits = [r.index for r in results if r.is_meteor]
+    assert hits == [30]
+    overlapped = list(Detector(spot_model, batch_size=4, mode="stack", window=10, stride=5).stream(ArraySource(frames)))
+    assert [(r.index, r.end_index) for r in overlapped][:3] == [(0, 9), (5, 14), (10, 19)]
+    assert [r.index for r in overlapped if r.is_meteor] == [25, 30, 35]  # each holds a meteor frame
+    tail = list(Detector(spot_model, mode="stack", window=25).stream(ArraySource(frames)))
+    assert [(r.index, r.end_index) for r in tail] == [(0, 24), (25, 49), (50, 59)]  # the short tail is kept
+
+
+def test_detect_merges_one_meteor_per_source_with_a_line(spot_model: Path) -> None:
+    a = frames_with_meteor(40, range(10, 18), 1)
+    b = frames_with_meteor(40, range(25, 31), 2)
+    det = Detector(spot_model, batch_size=6)
+    closed = []
+    events = det.detect([ArraySource(a, source_id="a"), ArraySource(b, source_id="b")], on_event=closed.append)
+    assert closed == events
+    by = {e.source: e for e in events}
+    assert sorted(by) == ["a", "b"]
+    assert (by["a"].start_frame, by["a"].end_frame) == (10, 17)
+    assert (by["b"].start_frame, by["b"].end_frame) == (25, 30)
+    line = by["a"].line
+    assert line is not None
+    # The streak's head moves (12, 6) px per frame at 25 fps: 13.4 px/frame, 335 px/s, down and to the right.
+    assert line.speed_px_s == pytest.approx(np.hypot(12, 6) * 25, rel=0.1)
+    assert line.x1 > line.x0
+    assert line.y1 > line.y0
+    assert line.rms_px < 2
+    assert len(by["a"].track) == 8
+
+
+def test_source_errors_raise_or_are_kept(spot_model: Path) -> None:
+    def broken() -> Iterator[np.ndarray]:
+        yield sky((90, 160), 0)
+        yield np.zeros((90, 160), np.float64)  # not a frame type
+
+    det = Detector(spot_model, batch_size=2)
+    with pytest.raises(InputError, match="uint8 or uint16"):
+        list(det.stream([ArraySource(broken(), source_id="bad"), ArraySource([sky((90, 160))] * 5, source_id="ok")]))
+    results = list(
+        det.stream([ArraySource(broken(), source_id="bad"), ArraySource([sky((90, 160))] * 5, source_id="ok")],
+                   on_error="skip")
+    )  # fmt: skip
+    assert sorted(r.source for r in results) == ["bad", "ok", "ok", "ok", "ok", "ok"]
+    stats = {s.source: s for s in det.stats}
+    assert "uint8 or uint16" in (stats["bad"].error or "")
+    assert stats["ok"].error is None
+
+
+# ---------------------------------------------------------------- events
+
+
+def test_event_builder_merges_bridges_gaps_and_splits() -> None:
+    b = EventBuilder(max_gap=1)
+    pattern = [0, 1, 1, 0, 1, 0, 0, 1, 1, 0, 0, 0]
+    closed = []
+    for i, p in enumerate(pattern):
+        closed += b.add("s", i, i, i / 25, i / 25, bool(p), 10.0 * i, 5.0 * i, 0.5 + 0.01 * i)
+    closed += b.flush()
+    assert [(e.start_frame, e.end_frame) for e in closed] == [(1, 4), (7, 8)]
+    assert [len(e.track) for e in closed] == [3, 2]
+    assert closed[0].peak_frame == 4
+    assert closed[0].x == 40.0
+    strict = EventBuilder(max_gap=0)
+    out = [e for i, p in enumerate(pattern) for e in strict.add("s", i, i, 0, 0, bool(p), 0, 0, 0.9)] + strict.flush()
+    assert [(e.start_frame, e.end_frame) for e in out] == [(1, 2), (4, 4), (7, 8)]
+    with pytest.raises(InputError, match="in order"):
+        strict.add("s", 3, 3, 0, 0, True, 0, 0, 0.9)
+    with pytest.raises(InputError, match="max_gap"):
+        EventBuilder(max_gap=-1)
+
+
+def test_line_fit_is_total_least_squares_and_oriented_by_time() -> None:
+    t = np.arange(10) / 25
+    pts = [TrackPoint(i, float(t[i]), 500 - 20 * i, 100 + 15 * i, 0.9) for i in range(10)]
+    line = fit_line(pts)
+    assert line is not None
+    assert (line.x0, line.y0) == pytest.approx((500, 100))
+    assert (line.x1, line.y1) == pytest.approx((320, 235))
+    assert line.speed_px_s == pytest.approx(25 * 25)  # 25 px per frame
+    assert line.rms_px == pytest.approx(0, abs=1e-9)
+    reverse = fit_line(list(reversed([TrackPoint(p.frame, -p.time_s, p.x, p.y, p.prob) for p in pts])))
+    assert reverse is not None
+    assert (reverse.x0, reverse.y0) == pytest.approx((320, 235))
+    single = fit_line(pts[:1])
+    assert single is not None
+    assert single.speed_px_s == 0
+    assert fit_line([]) is None
