@@ -5,7 +5,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from meteorfast._version import __version__
 from meteorfast.errors import MeteorfastError
 
-__all__ = ["MeteorfastError", "__version__"]
+_LAZY = {
+    "Detector": "meteorfast.detector", "BatchResult": "meteorfast.detector", "FrameResult": "meteorfast.detector",
+    "Event": "meteorfast.stream.events",
+}  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    """``meteorfast.Detector`` and friends, imported on first use so that ``import meteorfast`` stays cheap."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'meteorfast' has no attribute {name!r}")
+
+
+__all__ = ["BatchResult", "Detector", "Event", "FrameResult", "MeteorfastError", "__version__"]

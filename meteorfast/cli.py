@@ -171,6 +171,55 @@ def _size(text: str) -> tuple[int, int]:
     return (int(parts[0]), int(parts[-1]))
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from meteorfast.bench import BenchConfig, plot, run
+
+    cfg = BenchConfig(
+        model=args.model, backend=args.backend, precision=args.precision, batches=args.batch, streams=args.streams,
+        mode=args.mode, baseline=args.baseline, kernels=args.kernels, fps=args.fps, repeats=args.repeats,
+        pairs=args.pairs, stream_seconds=args.seconds, frames=args.frames, weights=args.weights,
+    )  # fmt: skip
+    res = run(cfg, progress=(lambda _: None) if args.json else (lambda m: print(m, file=sys.stderr)))
+    res["command"] = "meteorfast " + " ".join(sys.argv[1:])
+    if args.plot:
+        plot([res], args.plot)
+    if args.json:
+        print(json.dumps(res, indent=2))
+        return 0
+    m = res["machine"]
+    print(f"{m['cpu']} ({m['cpus_usable']} CPUs), GPU: {m['gpu']}; {res['backend']} {res['precision']}")
+    print(f"{'batch':>5}  {'frames/s':>9}  {'p50 ms':>8}  {'p99 ms':>8}  {'cam overhead':>12}  stage ms/frame")
+    for r in res["batches"]:
+        stages = " ".join(f"{k}={v:.2f}" for k, v in r["stage_ms"].items())
+        overhead = f"{r['cam_overhead']:.1%}" if "cam_overhead" in r else "-"
+        print(f"{r['batch']:>5}  {r['fps']:>9.1f}  {r['p50_ms']:>8.1f}  {r['p99_ms']:>8.1f}  {overhead:>12}  {stages}")
+    print(f"cameras at {cfg.fps:g} fps: {res['fps'] / cfg.fps:.1f} (batch {res['best_batch']})")
+    print(f"model {res['model_gflop_per_frame']:.2f} GFLOP/frame: {res['gflops_achieved']:.0f} GFLOP/s achieved, "
+          f"sgemm peak {res['sgemm_peak_gflops']:.0f} GFLOP/s ({res['flop_share_of_sgemm_peak']:.0%})")  # fmt: skip
+    print(f"post-processing (CAM + localise) / inference: {res['post_share_of_infer']:.1%}")
+    if res["int8_speedup"] is not None:
+        print(f"INT8 against FP32: {res['int8_speedup']:.2f}x")
+    if res["speedup_vs_baseline"] is not None:
+        b = res["baseline"]
+        spread = f"min {b['speedup_min']:.1f}, max {b['speedup_max']:.1f} over {b['pairs']} pairs"
+        print(f"PyTorch + pytorch-grad-cam: {b['baseline_fps']:.1f} frames/s; meteorfast "
+              f"{b['speedup_vs_baseline']:.1f}x ({spread})")  # fmt: skip
+    if "kernels" in res:
+        for name, k in res["kernels"].items():
+            if isinstance(k, dict):
+                spread = f"min {k['speedup_min']:.1f}, max {k['speedup_max']:.1f}"
+                print(f"native {name} ({k['load']}): {k['native_ms']:.1f} ms, NumPy reference "
+                      f"{k['reference_ms']:.1f} ms, {k['speedup_median']:.1f}x ({spread})")  # fmt: skip
+    if "stream" in res:
+        st = res["stream"]
+        print(f"{st['streams']} x 720p@{cfg.fps:g} ({st['mode']}): dropped {st['dropped_frames']} frames, "
+              f"{'sustained' if st['sustained'] else 'NOT sustained'}")  # fmt: skip
+        for p in st["sources"]:
+            print(f"  {p['source']}: {p['delivered_fps']:.1f} fps, lag p50 {p['lag_p50_ms']:.0f} ms, "
+                  f"p99 {p['lag_p99_ms']:.0f} ms")  # fmt: skip
+    return 0
+
+
 # The model zoo's architectures (meteorfast.models.ARCHS), listed here so that --help needs no torch.
 ARCHS = ("efficientnet_lite0", "resnet18", "resnet34", "tiny")
 
@@ -227,6 +276,7 @@ def train_config(args: argparse.Namespace) -> Any:
         steps_per_epoch=args.steps, batch_size=args.batch_size, lr=args.lr, representation=args.representation,
         seed=args.seed, init=args.init, data_dir=args.data, input_size=args.input_size or (224, 224),
         synth_size=args.synth_size, val_size=args.val_size, crop_fraction=args.crop_fraction,
+        video_fraction=args.video_fraction, stack_fraction=args.stack_fraction, stack_size=args.stack_size,
     )  # fmt: skip
 
 
@@ -248,7 +298,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     model = args.model or default_model()
     if args.synthetic is not None:
-        items = evaluate.synthetic_items(args.synthetic, args.seed)
+        items = evaluate.synthetic_items(
+            args.synthetic, args.seed, representation=args.representation, video_fraction=args.video_fraction
+        )
     elif args.data is not None:
         items = evaluate.folder_items(args.data)
     else:
@@ -276,6 +328,16 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         print(f"localisation over {result['loc_n']} true positives: median {result['loc_median_px']:.2f} px, "
               f"p95 {result['loc_p95_px']:.2f} px, within 5 px {result['loc_hit5']:.3f}")  # fmt: skip
     return 0
+
+
+def _batches(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated batch sizes like 1,8,32, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected batch sizes >= 1, got {text!r}")
+    return values
 
 
 def _tile(text: str) -> tuple[int, int]:
@@ -319,6 +381,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the events and the per-source summary as JSON")
     p.set_defaults(func=_cmd_detect)
 
+    p = sub.add_parser("bench", help="throughput per station hardware (and against PyTorch + pytorch-grad-cam)")
+    p.add_argument("--model", default=None, help="an .onnx or .engine (default: the shipped model)")
+    p.add_argument("--backend", default="auto", choices=["auto", "onnxruntime", "tensorrt"])
+    p.add_argument("--precision", default="fp32", choices=["fp32", "int8", "fp16"])
+    p.add_argument("--batch", type=_batches, default=(1, 8, 32, 64), help="batch sizes (default 1,8,32,64)")
+    p.add_argument("--streams", type=int, default=0, help="also play N real-time 720p sources through the detector")
+    p.add_argument("--mode", default="frame", choices=["frame", "stack"], help="detector mode for --streams")
+    p.add_argument("--seconds", type=float, default=20.0, help="length of the --streams run (default 20 s)")
+    p.add_argument("--fps", type=float, default=25.0, help="camera frame rate (default 25)")
+    p.add_argument("--baseline", action="store_true", help="PyTorch eager + pytorch-grad-cam, interleaved")
+    p.add_argument("--weights", default=None, help="torch checkpoint for --baseline (default: MODEL with .pt)")
+    p.add_argument("--kernels", action="store_true", help="native kernels against the NumPy reference")
+    p.add_argument("--repeats", type=int, default=7, help="timed batches per batch size (default 7)")
+    p.add_argument("--pairs", type=int, default=5, help="interleaved pairs for ratios (default 5)")
+    p.add_argument("--frames", type=int, default=64, help="distinct simulated frames (default 64)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--plot", default=None, help="write a PNG of frames/s against batch size")
+    p.set_defaults(func=_cmd_bench)
+
     p = sub.add_parser("export", help="export a model to ONNX with the Grad-CAM outputs (needs the [train] extra)")
     p.add_argument("--arch", default="efficientnet_lite0", choices=ARCHS)
     p.add_argument("--head", default="gap", choices=["gap", "fastai"])
@@ -353,15 +434,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--arch", default="efficientnet_lite0", choices=ARCHS)
     p.add_argument("--head", default="gap", choices=["gap", "fastai"])
     p.add_argument("--no-pretrained", action="store_true", help="start from random weights instead of ImageNet")
-    p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--epochs", type=int, default=6)
     p.add_argument("--steps", type=int, default=100, help="batches per epoch")
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--representation", default="frame", choices=["frame", "stack"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--input-size", type=_size, default=None, help="SIZE or H,W (default 224)")
     p.add_argument("--synth-size", type=_size, default=(720, 1280), help="simulated frame size H,W (default 720,1280)")
     p.add_argument("--crop-fraction", type=float, default=0.3, help="share of native-resolution crops (as tiles see)")
+    p.add_argument("--video-fraction", type=float, default=0.0, help="share of single video frames among the stills")
+    p.add_argument("--stack-fraction", type=float, default=0.25, help="share of stacked max-mean clip windows")
+    p.add_argument("--stack-size", type=_size, default=(360, 640), help="H,W of the simulated clips (default 360,640)")
     p.add_argument("--val-size", type=int, default=256, help="held-out synthetic validation stills")
     p.add_argument("--init", default=None, help="a checkpoint to fine-tune (e.g. for one station)")
     p.add_argument("--data", default=None, help="a folder with meteor/ and non_meteor/ images to train on as well")
@@ -376,6 +460,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tile", type=_tile, default=None, help="SIZE[,OVERLAP]: run native-resolution tiles")
     p.add_argument("--target-fpr", type=float, default=None, help="set the threshold for this false-positive rate")
     p.add_argument("--localize", default="fused", choices=["fused", "paper"], help="CAM x first-layer map mode")
+    p.add_argument("--representation", default="frame", choices=["frame", "stack"],
+                   help="--synthetic items: single frames, or max-mean stacks of 25-frame clips")  # fmt: skip
+    p.add_argument("--video-fraction", type=float, default=0.0, help="--synthetic: share of video frames (frame)")
     p.add_argument("--no-refine", action="store_true", help="keep the first-layer cell's point (no sub-cell step)")
     p.add_argument("--plot", default=None, help="write a precision-recall PNG")
     p.add_argument("--json", action="store_true")

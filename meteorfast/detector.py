@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,6 +79,34 @@ class FrameResult:
             "time_s": round(self.time_s, 4), "end_time_s": round(self.end_time_s, 4), "prob": round(self.prob, 5),
             "is_meteor": self.is_meteor, "x": round(self.x, 2), "y": round(self.y, 2), "peak": round(self.peak, 5),
         }  # fmt: skip
+
+
+class StageTimes:
+    """Seconds spent per pipeline stage (``preprocess``, ``stack``, ``infer``, ``cam``, ``post``) and items seen,
+    summed across threads. :attr:`Detector.times` holds one; ``meteorfast bench`` reads it."""
+
+    STAGES = ("stack", "preprocess", "infer", "cam", "post")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.seconds = dict.fromkeys(self.STAGES, 0.0)
+        self.items = dict.fromkeys(self.STAGES, 0)
+
+    def add(self, stage: str, seconds: float, items: int) -> None:
+        with self._lock:
+            self.seconds[stage] += seconds
+            self.items[stage] += items
+
+    def reset(self) -> None:
+        with self._lock:
+            for k in self.STAGES:
+                self.seconds[k] = 0.0
+                self.items[k] = 0
+
+    def ms_per_item(self) -> dict[str, float]:
+        """Milliseconds per item (frame, window or tile, as each stage counts them) for each stage."""
+        with self._lock:
+            return {k: 1e3 * self.seconds[k] / self.items[k] if self.items[k] else 0.0 for k in self.STAGES}
 
 
 def tile_origins(shape: tuple[int, int], size: int, overlap: int) -> list[tuple[int, int]]:
@@ -177,6 +206,7 @@ class Detector:
         self.threads = threads
         self.threshold = threshold if threshold is not None else (_model_threshold(self.model) or DEFAULT_THRESHOLD)
         self.stats: list[SourceStats] = []
+        self.times = StageTimes()
         self._backend: Any = None
         self._prep: Preprocessor | None = None
         self._fine: tuple[int, int] = (0, 0)
@@ -200,7 +230,8 @@ class Detector:
                 path = build_engine(path, batch=(1, self.batch_size, self.batch_size))
             backend = cls(path, mode=self.localize)
         else:
-            backend = cls(self.model, threads=self.threads) if self.threads else cls(self.model)
+            # No spinning: idle ONNX Runtime threads would spin on the cores the decode and stack threads need.
+            backend = cls(self.model, threads=self.threads, spin=False)
         backend.open()
         outs = backend.output_specs
         ins = backend.input_specs
@@ -258,6 +289,7 @@ class Detector:
             raise InputError("Detector: expected an open detector; call open() first")
         if image.ndim not in (2, 3) or image.size == 0:
             raise InputError(f"frames: expected a non-empty image [H,W] or [H,W,3], got shape {image.shape}")
+        began = time.perf_counter()
         h, w = image.shape[:2]
         if self.tile is not None and min(h, w) > self.tile[0]:
             size, overlap = self.tile
@@ -265,8 +297,10 @@ class Detector:
             inputs, geo = prep.batch([image[y : y + size, x : x + size] for y, x in origins])
             geo[:, 2] += np.array([x for _, x in origins], np.float32)
             geo[:, 3] += np.array([y for y, _ in origins], np.float32)
-            return inputs, geo
-        return prep.batch([image])
+        else:
+            inputs, geo = prep.batch([image])
+        self.times.add("preprocess", time.perf_counter() - began, 1)
+        return inputs, geo
 
     def _items(self, frames: Iterator[Frame]) -> Iterator[Item]:
         """Frames of one source -> inference items (frames, or stacked windows)."""
@@ -287,11 +321,14 @@ class Detector:
         for count, f in enumerate(frames):
             image = f.image if f.image.ndim == 2 else _grey(f.image)
             if count % self.stride == 0:
-                st = free.pop() if free and free[-1].shape == image.shape else Stacker(image.shape, image.dtype)
+                reuse = free and free[-1].shape == image.shape and free[-1].dtype == image.dtype
+                st = free.pop() if reuse else Stacker(image.shape, image.dtype)
                 active.append((st, f))
+            last = f
+            began = time.perf_counter()
             for st, _ in active:
                 st.add(image)
-            last = f
+            self.times.add("stack", time.perf_counter() - began, 1)
             if active and active[0][0].frames == self.window:
                 st, first = active.pop(0)
                 yield self._window_item(st, first, f, seq)
@@ -304,7 +341,9 @@ class Detector:
             yield self._window_item(st, first, last, seq)
 
     def _window_item(self, st: Any, first: Frame, last: Frame, seq: int) -> Item:
+        began = time.perf_counter()
         candidate = st.result().candidate
+        self.times.add("stack", time.perf_counter() - began, 0)
         inputs, geo = self._prepare_image(candidate)
         return Item(first.source, seq, first.index, last.index, first.time_s, last.time_s, candidate, inputs, geo)
 
@@ -324,15 +363,22 @@ class Detector:
         for start in range(0, len(inputs), self.batch_size):
             x = inputs[start : start + self.batch_size]
             g = geometry[start : start + self.batch_size]
-            if backend.name == "tensorrt":
+            t0 = time.perf_counter()
+            if backend.name == "tensorrt":  # CAM and localisation run on the device, inside collect()
                 r = backend.collect(backend.submit(x, g, want_cam=True))
                 parts.append((r.prob, r.x, r.y, r.peak, r.cam))
+                self.times.add("infer", time.perf_counter() - t0, len(x))
                 continue
             out = backend.infer({"frames": x}, ["prob", "features", "cam_weights", "conv1_map"])
+            t1 = time.perf_counter()
             cam = mc.grad_cam(out["features"], weights=out["cam_weights"])
+            t2 = time.perf_counter()
             fine = np.asarray(out["conv1_map"], np.float32)[:, 0]
             loc = mc.localize(cam, fine, input_size=prep.size, geometry=g, mode=self.localize)
             parts.append((np.asarray(out["prob"], np.float32).reshape(-1), loc.x, loc.y, loc.peak, cam))
+            self.times.add("infer", t1 - t0, len(x))
+            self.times.add("cam", t2 - t1, len(x))
+            self.times.add("post", time.perf_counter() - t2, len(x))
         return tuple(np.concatenate([p[k] for p in parts]) for k in range(5))
 
     def _finish(self, items: Sequence[Item]) -> list[FrameResult]:
@@ -353,7 +399,9 @@ class Detector:
         px = xs[best_idx].copy()
         py = ys[best_idx].copy()
         if self.refine:  # points are frame pixels even for tiles, and the cell is the best tile's
+            began = time.perf_counter()
             px, py = refine_points([it.image for it in items], px, py, geo[best_idx, :2] * cell_in)
+            self.times.add("post", time.perf_counter() - began, 0)
         for i, it in enumerate(items):
             lo, hi = int(bounds[i]), int(bounds[i + 1])
             b = best_idx[i]

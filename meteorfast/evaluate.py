@@ -44,14 +44,36 @@ class Predictions:
     y: npt.NDArray[np.float32]
 
 
-def synthetic_items(n: int, seed: int, size: tuple[int, int] = (720, 1280)) -> list[EvalItem]:
-    from meteorfast.synth import SimConfig, sample
+def synthetic_items(
+    n: int, seed: int, size: tuple[int, int] = (720, 1280), *, representation: str = "frame",
+    video_fraction: float = 0.0,
+) -> list[EvalItem]:  # fmt: skip
+    """``n`` simulated items of ``size``: single frames (stills, with ``video_fraction`` of video frames), or with
+    ``representation="stack"`` the ``max - mean`` images of 25-frame clips (what ``Detector(mode="stack")``
+    classifies), whose segments are the meteor's per-frame pieces."""
+    from meteorfast.synth import CONFOUNDERS, METEOR_KINDS, SimConfig, render_clip, sample
 
-    return [
-        EvalItem(f.image, f.truth.label, f.truth.confounder or (None if f.truth.label else "clean"),
-                 tuple(s for s in f.truth.segments if s is not None), f"synthetic-{seed}-{i}", f.truth.kind)
-        for i, f in enumerate(sample(n, seed, config=SimConfig(size=size)))
-    ]  # fmt: skip
+    if representation == "frame":
+        return [
+            EvalItem(f.image, f.truth.label, f.truth.confounder or (None if f.truth.label else "clean"),
+                     tuple(s for s in f.truth.segments if s is not None), f"synthetic-{seed}-{i}", f.truth.kind)
+            for i, f in enumerate(sample(n, seed, config=SimConfig(size=size), video_fraction=video_fraction))
+        ]  # fmt: skip
+    if representation != "stack":
+        raise InputError(f"eval: expected representation 'frame' or 'stack', got {representation!r}")
+    import meteorfast.cam as mc
+
+    rng = np.random.default_rng([seed, 77])
+    items = []
+    for i in range(n):
+        kind = str(rng.choice(METEOR_KINDS) if rng.random() < 0.5 else rng.choice(("clean", *CONFOUNDERS)))
+        clip = render_clip(int(rng.integers(0, 2**31)), 25, kind, SimConfig(size=size))
+        t = clip.truth
+        confounder = t.confounder or (None if t.label else "clean")
+        segments = tuple(s for s in t.segments if s is not None)
+        image = mc.stack(clip.frames).candidate
+        items.append(EvalItem(image, t.label, confounder, segments, f"synthetic-stack-{seed}-{i}", t.kind))
+    return items
 
 
 def folder_items(root: str | Path) -> list[EvalItem]:

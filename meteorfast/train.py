@@ -7,8 +7,9 @@ synthetic video frames and stills generated on the fly (a fresh seed every step,
 with ``data_dir``, a station's own ``meteor/`` and ``non_meteor/`` images. The real sets in ``../shared/realdata``
 are kept for evaluation only: never evaluate on a source that was trained on.
 
-``representation="stack"`` trains on ``max - mean`` window images of simulated clips (the stacking kernel) instead
-of single frames.
+A ``stack_fraction`` of each batch is ``max - mean`` images of simulated 25-frame clips (the stacking kernel), so one
+model serves both of the detector's modes: single frames (stills; ``video_fraction`` of single video frames) and
+stacked windows of video. ``representation="stack"`` trains on stacked windows only.
 """
 
 from __future__ import annotations
@@ -36,15 +37,18 @@ class TrainConfig:
     pretrained: bool = True
     in_chans: int = 1
     input_size: tuple[int, int] = (224, 224)
-    epochs: int = 12
+    epochs: int = 6
     steps_per_epoch: int = 100
     batch_size: int = 32
-    lr: float = 2e-3
+    lr: float = 1e-3
     weight_decay: float = 1e-4
     freeze_epochs: int = 1
     meteor_fraction: float = 0.5
     synth_size: tuple[int, int] = (720, 1280)
     crop_fraction: float = 0.3
+    video_fraction: float = 0.0
+    stack_fraction: float = 0.25
+    stack_size: tuple[int, int] = (360, 640)
     representation: str = "frame"
     seed: int = 0
     val_size: int = 256
@@ -55,8 +59,9 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.representation not in ("frame", "stack"):
             raise InputError(f"train: expected representation 'frame' or 'stack', got {self.representation!r}")
-        if not 0 <= self.crop_fraction <= 1:
-            raise InputError(f"train: expected crop_fraction in [0, 1], got {self.crop_fraction}")
+        for name in ("crop_fraction", "video_fraction", "stack_fraction"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise InputError(f"train: expected {name} in [0, 1], got {getattr(self, name)}")
         if self.epochs < 1 or self.steps_per_epoch < 1 or self.batch_size < 2:
             raise InputError(
                 f"train: expected epochs >= 1, steps >= 1, batch >= 2; got {self.epochs}, {self.steps_per_epoch}, "
@@ -126,12 +131,18 @@ def native_crop(
     return img[y0 : y0 + side, x0 : x0 + side]
 
 
-def _stacked(seed: int, kind: str | None, size: tuple[int, int]) -> tuple[npt.NDArray[np.uint8], int]:
+def _stacked(
+    seed: int, kind: str | None, size: tuple[int, int]
+) -> tuple[npt.NDArray[np.uint8], int, tuple[float, float, float, float] | None]:
+    """A simulated 25-frame clip stacked to its ``max - mean`` image, its label, and the meteor's longest
+    per-frame segment (None for negatives)."""
     from meteorfast.cam import stack
     from meteorfast.synth import SimConfig, render_clip
 
     clip = render_clip(seed, 25, kind, SimConfig(size=size))
-    return np.asarray(stack(clip.frames).candidate, np.uint8), clip.truth.label
+    segs = [s for s in clip.truth.segments if s is not None]
+    longest = max(segs, key=lambda s: np.hypot(s[2] - s[0], s[3] - s[1])) if segs else None
+    return np.asarray(stack(clip.frames).candidate, np.uint8), clip.truth.label, longest
 
 
 def _folder(root: Path) -> list[tuple[Path, int]]:
@@ -167,15 +178,17 @@ def batches(
                 images.append(np.asarray(img, np.uint8))
                 labels.append(label)
         n_synth = cfg.batch_size - len(images)
-        if cfg.representation == "stack":
-            for _ in range(n_synth):
-                pool = METEOR_KINDS if rng.random() < cfg.meteor_fraction else ("clean", *CONFOUNDERS)
-                img, label = _stacked(int(rng.integers(0, 2**31)), str(rng.choice(pool)), cfg.synth_size)
-                images.append(img)
-                labels.append(label)
-        else:
-            for frame in sample(n_synth, int(rng.integers(0, 2**31)), meteor_fraction=cfg.meteor_fraction,
-                                config=SimConfig(size=cfg.synth_size)):  # fmt: skip
+        n_stack = n_synth if cfg.representation == "stack" else round(n_synth * cfg.stack_fraction)
+        for _ in range(n_stack):
+            pool = METEOR_KINDS if rng.random() < cfg.meteor_fraction else ("clean", *CONFOUNDERS)
+            img, label, seg = _stacked(int(rng.integers(0, 2**31)), str(rng.choice(pool)), cfg.stack_size)
+            if rng.random() < cfg.crop_fraction:
+                img = native_crop(img, seg, rng)
+            images.append(img)
+            labels.append(label)
+        if n_synth > n_stack:
+            for frame in sample(n_synth - n_stack, int(rng.integers(0, 2**31)), meteor_fraction=cfg.meteor_fraction,
+                                config=SimConfig(size=cfg.synth_size), video_fraction=cfg.video_fraction):  # fmt: skip
                 still: npt.NDArray[np.uint8] = np.asarray(frame.image, np.uint8)
                 if rng.random() < cfg.crop_fraction:
                     still = native_crop(still, frame.truth.segments[0], rng)
@@ -292,12 +305,18 @@ def write_card(path: Path, cfg: TrainConfig, history: list[dict[str, float]], cp
         f"- Architecture: `{cfg.arch}` with the `{cfg.head}` head, {cfg.in_chans} channel(s), input "
         f"{cfg.input_size[0]}x{cfg.input_size[1]} uint8, normalised inside the graph.",
         f"- Initialisation: {init}.",
-        "- Data: synthetic video frames and stills from `meteorfast.synth` rendered at "
-        f"{cfg.synth_size[1]}x{cfg.synth_size[0]} ({cfg.crop_fraction:.0%} as native-resolution crops), "
-        f"{cfg.meteor_fraction:.0%} meteors, a fresh seed per step ({frames} frames, none repeated)"
-        + (f", plus {cfg.data_dir}" if cfg.data_dir else "")
-        + ". Representation: "
-        f"{cfg.representation}. No real frame was used in training; ../shared/realdata is for evaluation only.",
+        f"- Data: synthetic images from `meteorfast.synth`, {cfg.meteor_fraction:.0%} meteors, a fresh seed per step "
+        f"({frames} images, none repeated): "
+        + (
+            f"stacked max-mean windows of 25-frame {cfg.stack_size[1]}x{cfg.stack_size[0]} clips"
+            if cfg.representation == "stack"
+            else f"{1 - cfg.stack_fraction:.0%} single frames at {cfg.synth_size[1]}x{cfg.synth_size[0]} "
+            f"({cfg.video_fraction:.0%} of them video frames, the rest stills) and {cfg.stack_fraction:.0%} stacked "
+            f"max-mean windows of 25-frame {cfg.stack_size[1]}x{cfg.stack_size[0]} clips"
+        )
+        + f"; {cfg.crop_fraction:.0%} taken as native-resolution crops"
+        + (f"; plus {cfg.data_dir}" if cfg.data_dir else "")
+        + ". No real frame was used in training; ../shared/realdata is for evaluation only.",
         f"- Schedule: {cfg.epochs} epochs x {cfg.steps_per_epoch} steps x batch {cfg.batch_size}"
         + (f", body frozen for the first {cfg.freeze_epochs} epoch(s)" if cfg.pretrained and not cfg.init else "")
         + f", AdamW (lr {cfg.lr}, weight decay {cfg.weight_decay}), one-cycle.",
@@ -326,7 +345,8 @@ _FLAGS = {
     "arch": "--arch", "head": "--head", "epochs": "--epochs", "steps_per_epoch": "--steps",
     "batch_size": "--batch-size", "lr": "--lr", "representation": "--representation", "seed": "--seed",
     "input_size": "--input-size", "synth_size": "--synth-size", "init": "--init", "data_dir": "--data",
-    "val_size": "--val-size", "crop_fraction": "--crop-fraction",
+    "val_size": "--val-size", "crop_fraction": "--crop-fraction", "video_fraction": "--video-fraction",
+    "stack_fraction": "--stack-fraction", "stack_size": "--stack-size",
 }  # fmt: skip
 
 

@@ -587,7 +587,7 @@ def sample(
     meteor_fraction: float = 0.5,
     config: SimConfig | None = None,
     kinds: tuple[str, ...] | None = None,
-    video_fraction: float = 0.5,
+    video_fraction: float = 0.0,
 ) -> Iterator[SimFrame]:
     """``n`` single frames: a ``meteor_fraction`` of meteors (kinds weighted 70/10/20 % meteor/fireball/faint), the
     rest spread over clean skies and the confounders. A ``video_fraction`` of them are video frames (one

@@ -1,0 +1,75 @@
+"""The shipped model end to end on the real GMN clip bundled with the package (MIT; never trained on)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+import meteorfast.cam as mc
+from meteorfast.data import DEFAULT_MODEL, SAMPLE_VIDEO
+from meteorfast.datasets import SAMPLE_EVENT_FRAMES, SAMPLE_STREAK, sample_clip_frames
+from meteorfast.detector import Detector
+from meteorfast.evaluate import point_to_segment
+
+
+def test_the_recorded_streak_is_where_the_clip_shows_it() -> None:
+    stack = mc.stack(np.stack(sample_clip_frames()))
+    x0, y0, x1, y1 = SAMPLE_STREAK
+    t = np.linspace(0.05, 0.95, 40)
+    cols = np.floor(x0 + t * (x1 - x0)).astype(int)
+    rows = np.floor(y0 + t * (y1 - y0)).astype(int)
+    along = stack.candidate[rows, cols].astype(int)
+    aside = stack.candidate[rows, np.clip(cols + 12, 0, 1279)].astype(int)
+    assert np.median(along) > 60
+    assert np.median(aside) < 15
+    first, last = SAMPLE_EVENT_FRAMES
+    ends = np.array([0.01, 0.99])
+    frames = stack.argmax[np.floor(y0 + ends * (y1 - y0)).astype(int), np.floor(x0 + ends * (x1 - x0)).astype(int)]
+    assert abs(int(frames[0]) - first) <= 10  # it moves from (x0, y0) near the first frame ...
+    assert abs(int(frames[1]) - last) <= 10  # ... to (x1, y1) near the last
+
+
+def test_the_model_is_shipped_with_its_card() -> None:
+    assert DEFAULT_MODEL.is_file()
+    assert DEFAULT_MODEL.stat().st_size <= 20 * 2**20
+    card = (DEFAULT_MODEL.parent / "MODEL_CARD.md").read_text()
+    assert "meteorfast train" in card  # the command that reproduces it
+    assert "Peña-Asensio" in card  # the comparison with the paper
+
+
+def test_stack_mode_finds_exactly_one_event_along_the_streak() -> None:
+    events = Detector(mode="stack", window=25).detect(str(SAMPLE_VIDEO))
+    assert len(events) == 1, [(e.start_frame, e.end_frame, e.peak_prob) for e in events]
+    (ev,) = events
+    first, last = SAMPLE_EVENT_FRAMES
+    assert ev.start_frame <= first + 10
+    assert ev.end_frame >= last - 10
+    for p in ev.track:
+        assert point_to_segment(p.x, p.y, SAMPLE_STREAK) <= 8, p
+    assert ev.line is not None
+    # The fitted line runs the way the meteor flies: down and to the left.
+    assert ev.line.x1 < ev.line.x0
+    assert ev.line.y1 > ev.line.y0
+
+
+def test_demo_writes_the_event_and_its_overlay(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "meteorfast.cli", "demo", "--out", str(tmp_path / "demo")], capture_output=True,
+        text=True, timeout=600, cwd=tempfile.gettempdir(), env=dict(os.environ),
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    lines = (tmp_path / "demo" / "events.jsonl").read_text().splitlines()
+    assert len(lines) == 1
+    event = json.loads(lines[0])
+    assert point_to_segment(event["x"], event["y"], SAMPLE_STREAK) <= 8
+    assert str(tmp_path / "demo" / "events.jsonl") in out.stdout
+    (png,) = (tmp_path / "demo" / "overlays").glob("*.png")
+    assert str(png) in out.stdout
+    assert cv2.imread(str(png)).shape == (720, 1280, 3)
