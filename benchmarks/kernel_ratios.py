@@ -25,6 +25,7 @@ from conftest import GEOMETRY, N
 
 import meteorfast
 import meteorfast.cam as mc
+from meteorfast.bench import cpu_model
 from meteorfast.cam import reference as ref
 from meteorfast.io import emit_json
 
@@ -53,16 +54,6 @@ def compare(native: Callable[[], Any], reference: Callable[[], Any], pairs: int)
         "ratio_max": max(ratios),
         "pairs": pairs,
     }
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> int:

@@ -12,7 +12,6 @@ import os
 import platform
 import statistics
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -193,7 +192,7 @@ def bench_batches(
         if forward is not None and det.backend == "onnxruntime":
             from meteorfast.backends.onnxruntime import OnnxRuntimeBackend
 
-            fwd = OnnxRuntimeBackend(str(forward)).open()
+            fwd = OnnxRuntimeBackend(str(forward), spin=False).open()  # as the detector runs it
         chunk = [frames[i % len(frames)] for i in range(batch)]
         x, _ = Preprocessor(det.input_size, 1).batch(chunk)
         det.classify(chunk)  # warm-up: thread pools, allocator, caches
@@ -217,7 +216,8 @@ def bench_batches(
             "cameras_at_fps": fps / cfg.fps,
         }  # fmt: skip
         if fwd_s:
-            # Overhead of the CAM path: the full graph's infer + cam + post against the forward-only infer.
+            # Grad-CAM's overhead: the full graph's infer + CAM + native localisation against the forward-only
+            # infer. The sub-cell refinement is a step beyond Grad-CAM; it is reported on its own (stage_ms).
             cam_path = stage["infer"] + stage["cam"] + stage["post"]
             fwd_ms = statistics.median(fwd_s) * 1e3 / batch
             row["forward_only_infer_ms"] = fwd_ms
@@ -309,7 +309,9 @@ def bench_streams(model: Path, cfg: BenchConfig, video: Path, progress: Callable
     result = {
         "streams": cfg.streams, "mode": cfg.mode, "fps_target": cfg.fps, "seconds": cfg.stream_seconds,
         "batch": batch, "wall_s": wall, "sources": per, "dropped_frames": dropped,
-        "sustained": dropped == 0 and wall <= 1.05 * cfg.stream_seconds + 2,
+        # Kept up: nothing dropped, and no frame waited more than a second for its result (a pipeline that falls
+        # behind fills its queues, and the lag grows to their length before it drops).
+        "sustained": dropped == 0 and max(p["lag_p99_ms"] for p in per) <= 1000,
         "stage_ms": {**{k: round(v, 3) for k, v in stage.items()},
                      "decode": round(statistics.mean(p["decode_ms"] for p in per), 3)},
     }  # fmt: skip
@@ -453,7 +455,7 @@ def run(cfg: BenchConfig, progress: Callable[[str], None] = lambda _: None) -> d
     onnx_model = model if model.suffix.lower() == ".onnx" else None
     peak = sgemm_peak_gflops()
     progress(f"sgemm peak {peak:.0f} GFLOP/s")
-    out: dict[str, Any] = {"machine": machine(), "model": str(model), "backend": backend, "precision": cfg.precision}
+    out: dict[str, Any] = {"model": str(model), "backend": backend, "precision": cfg.precision}
     gflop = model_gflops(onnx_model) if onnx_model is not None else float("nan")
     run_model = model
     if cfg.precision == "int8" and backend == "onnxruntime" and onnx_model is not None:
@@ -477,7 +479,9 @@ def run(cfg: BenchConfig, progress: Callable[[str], None] = lambda _: None) -> d
                              progress)[0]  # fmt: skip
         out["fp32_fps"] = fp32["fps"]
         out["int8_speedup"] = best["fps"] / fp32["fps"]
-    out["post_share_of_infer"] = (best["stage_ms"]["cam"] + best["stage_ms"]["post"]) / best["stage_ms"]["infer"]
+    st = best["stage_ms"]
+    out["post_share_of_infer"] = (st["cam"] + st["post"]) / st["infer"]  # the native kernels' share
+    out["refine_share_of_infer"] = st["refine"] / st["infer"]
     if cfg.kernels:
         out["kernels"] = bench_kernels(best["stage_ms"]["infer"], cfg.pairs)
     out["baseline_fps"] = None
@@ -489,7 +493,7 @@ def run(cfg: BenchConfig, progress: Callable[[str], None] = lambda _: None) -> d
         out["speedup_vs_baseline"] = base["speedup_vs_baseline"]
     if cfg.streams:
         out["stream"] = bench_streams(run_model, cfg, SAMPLE_VIDEO, progress)
-    out["threads"] = threading.active_count()
+    out["machine"] = machine()  # last, so that the versions of what the run imported (torch, ...) are in
     return out
 
 

@@ -196,7 +196,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     print(f"cameras at {cfg.fps:g} fps: {res['fps'] / cfg.fps:.1f} (batch {res['best_batch']})")
     print(f"model {res['model_gflop_per_frame']:.2f} GFLOP/frame: {res['gflops_achieved']:.0f} GFLOP/s achieved, "
           f"sgemm peak {res['sgemm_peak_gflops']:.0f} GFLOP/s ({res['flop_share_of_sgemm_peak']:.0%})")  # fmt: skip
-    print(f"post-processing (CAM + localise) / inference: {res['post_share_of_infer']:.1%}")
+    print(f"native post-processing (CAM + localise) / inference: {res['post_share_of_infer']:.1%}; "
+          f"sub-cell refinement / inference: {res['refine_share_of_infer']:.1%}")  # fmt: skip
     if res["int8_speedup"] is not None:
         print(f"INT8 against FP32: {res['int8_speedup']:.2f}x")
     if res["speedup_vs_baseline"] is not None:

@@ -82,10 +82,11 @@ class FrameResult:
 
 
 class StageTimes:
-    """Seconds spent per pipeline stage (``preprocess``, ``stack``, ``infer``, ``cam``, ``post``) and items seen,
-    summed across threads. :attr:`Detector.times` holds one; ``meteorfast bench`` reads it."""
+    """Seconds spent per pipeline stage and items seen, summed across threads: ``stack``, ``preprocess``, ``infer``,
+    ``cam`` (Grad-CAM from the engine's tensors), ``post`` (the native localisation) and ``refine`` (the sub-cell
+    step on the frame). :attr:`Detector.times` holds one; ``meteorfast bench`` reads it."""
 
-    STAGES = ("stack", "preprocess", "infer", "cam", "post")
+    STAGES = ("stack", "preprocess", "infer", "cam", "post", "refine")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -401,7 +402,7 @@ class Detector:
         if self.refine:  # points are frame pixels even for tiles, and the cell is the best tile's
             began = time.perf_counter()
             px, py = refine_points([it.image for it in items], px, py, geo[best_idx, :2] * cell_in)
-            self.times.add("post", time.perf_counter() - began, 0)
+            self.times.add("refine", time.perf_counter() - began, len(items))
         for i, it in enumerate(items):
             lo, hi = int(bounds[i]), int(bounds[i + 1])
             b = best_idx[i]

@@ -208,22 +208,28 @@ def test_a_slow_source_is_not_starved_by_a_fast_one(spot_model: Path) -> None:
     assert max(i for i, s in enumerate(order) if s == "slow") < max(i for i, s in enumerate(order) if s == "fast")
 
 
-def test_a_file_source_is_held_back_not_buffered_without_bound(spot_model: Path) -> None:
-    produced = 0
+class Counting:
+    """``n`` small noisy frames, counting how many have been produced so far."""
 
-    def counting() -> Iterator[np.ndarray]:
-        nonlocal produced
-        for i in range(120):
-            produced += 1
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.produced = 0
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for i in range(self.n):
+            self.produced += 1
             yield sky((90, 160), i)
 
+
+def test_a_file_source_is_held_back_not_buffered_without_bound(spot_model: Path) -> None:
+    frames = Counting(120)
     det = Detector(spot_model, batch_size=4, queue_depth=6)
     consumed = 0
     worst = 0
-    for _ in det.stream(ArraySource(counting(), source_id="file")):
+    for _ in det.stream(ArraySource(frames, source_id="file")):
         consumed += 1
         time.sleep(0.002)  # a consumer slower than the decoder
-        worst = max(worst, produced - consumed)
+        worst = max(worst, frames.produced - consumed)
     assert consumed == 120
     # In flight at most: the queue, one batch being classified, one item being prepared, the one being put.
     assert worst <= 6 + 4 + 2
@@ -231,23 +237,16 @@ def test_a_file_source_is_held_back_not_buffered_without_bound(spot_model: Path)
 
 
 def test_a_late_live_source_drops_oldest_and_counts_every_drop(spot_model: Path) -> None:
-    produced = 0
-
-    def camera() -> Iterator[np.ndarray]:
-        nonlocal produced
-        for i in range(300):
-            produced += 1
-            yield sky((90, 160), i)
-
+    frames = Counting(300)
     det = Detector(spot_model, batch_size=4, queue_depth=4)
     got = []
-    for r in det.stream(ArraySource(camera(), source_id="cam", live=True)):
+    for r in det.stream(ArraySource(frames, source_id="cam", live=True)):
         got.append(r.index)
         time.sleep(0.01)
     st = det.stats[0]
     assert st.dropped_frames > 0
     assert st.dropped_frames == st.dropped_items
-    assert len(got) + st.dropped_frames == produced == st.frames == 300
+    assert len(got) + st.dropped_frames == frames.produced == st.frames == 300
     assert got == sorted(got)  # still in order, with holes
 
 
