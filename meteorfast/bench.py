@@ -85,10 +85,17 @@ def machine() -> dict[str, Any]:
     gpu = probe_driver()
     versions = {"meteorfast": __version__, "python": platform.python_version(), "numpy": np.__version__,
                 "onnxruntime": onnxruntime.__version__, "opencv": cv2.__version__}  # fmt: skip
-    for name in ("torch", "tensorrt", "pytorch_grad_cam"):
-        mod = __import__("sys").modules.get(name)
-        if mod is not None:
-            versions[name] = str(getattr(mod, "__version__", "?"))
+    import importlib.metadata
+    import sys
+
+    # The libraries this run imported (the baseline's, TensorRT), by their installed distribution's version.
+    for module, dist in (("torch", "torch"), ("tensorrt", "tensorrt"), ("pytorch_grad_cam", "grad-cam"),
+                         ("torchvision", "torchvision")):  # fmt: skip
+        if module in sys.modules:
+            try:
+                versions[module] = importlib.metadata.version(dist)
+            except importlib.metadata.PackageNotFoundError:
+                versions[module] = str(getattr(sys.modules[module], "__version__", "unknown"))
     return {
         "cpu": cpu_model(),
         "cpus_usable": len(os.sched_getaffinity(0)),
