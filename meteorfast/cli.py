@@ -191,13 +191,14 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     print(f"{'batch':>5}  {'frames/s':>9}  {'p50 ms':>8}  {'p99 ms':>8}  {'cam overhead':>12}  stage ms/frame")
     for r in res["batches"]:
         stages = " ".join(f"{k}={v:.2f}" for k, v in r["stage_ms"].items())
-        overhead = f"{r['cam_overhead']:.1%}" if "cam_overhead" in r else "-"
+        overhead = f"{r['cam_overhead']:.1%}" if r.get("cam_overhead") is not None else "-"
         print(f"{r['batch']:>5}  {r['fps']:>9.1f}  {r['p50_ms']:>8.1f}  {r['p99_ms']:>8.1f}  {overhead:>12}  {stages}")
     print(f"cameras at {cfg.fps:g} fps: {res['fps'] / cfg.fps:.1f} (batch {res['best_batch']})")
     print(f"model {res['model_gflop_per_frame']:.2f} GFLOP/frame: {res['gflops_achieved']:.0f} GFLOP/s achieved, "
           f"sgemm peak {res['sgemm_peak_gflops']:.0f} GFLOP/s ({res['flop_share_of_sgemm_peak']:.0%})")  # fmt: skip
-    print(f"native post-processing (CAM + localise) / inference: {res['post_share_of_infer']:.1%}; "
-          f"sub-cell refinement / inference: {res['refine_share_of_infer']:.1%}")  # fmt: skip
+    if res["post_share_of_infer"] is not None:
+        print(f"native post-processing (CAM + localise) / inference: {res['post_share_of_infer']:.1%}; "
+              f"sub-cell refinement / inference: {res['refine_share_of_infer']:.1%}")  # fmt: skip
     if res["int8_speedup"] is not None:
         print(f"INT8 against FP32: {res['int8_speedup']:.2f}x")
     if res["speedup_vs_baseline"] is not None:

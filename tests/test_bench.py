@@ -89,3 +89,16 @@ def test_bench_bad_arguments(tiny: Path) -> None:
     out = cli("bench", "--model", str(tiny), "--precision", "fp16")
     assert out.returncode == 2
     assert "fp16 needs the TensorRT backend" in out.stderr
+
+
+def test_bench_on_tensorrt_without_it_says_why(tiny: Path) -> None:
+    from meteorfast.backends import available_backends
+
+    if available_backends()["tensorrt"].available:
+        pytest.skip("TensorRT can run here: this checks the message on machines where it cannot")
+    out = cli("bench", "--model", str(tiny), "--backend", "tensorrt", "--batch", "1")
+    assert out.returncode == 2
+    assert out.stdout == ""
+    (line,) = out.stderr.strip().splitlines()
+    assert "tensorrt" in line.lower()
+    assert "pip install" in line
