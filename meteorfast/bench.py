@@ -392,7 +392,8 @@ def _baseline_model(onnx_path: Path, weights: str | None) -> Any:
     if not path.is_file():
         raise InputError(
             f"bench --baseline: expected the torch checkpoint of {onnx_path.name} at {path}, which does not exist; "
-            "pass --weights model.pt (written by `meteorfast train` beside model.onnx)"
+            "pass --weights model.pt (written by `meteorfast train` beside model.onnx; the shipped model's is "
+            "benchmarks/models/meteorfast-lite0.pt in the source checkout)"
         )
     model = create(arch, pretrained=False, in_chans=chans, head=head)
     load_weights(model, str(path))

@@ -85,3 +85,21 @@ def test_demo_writes_the_meteor_event_and_its_overlay(tmp_path: Path) -> None:
     for png in pngs:
         assert str(png) in out.stdout
         assert cv2.imread(str(png)).shape == (720, 1280, 3)
+
+
+def test_the_checkpoint_in_the_checkout_is_the_shipped_model() -> None:
+    """benchmarks/models/meteorfast-lite0.pt (for --init and bench --baseline) holds the shipped graph's weights."""
+    torch = pytest.importorskip("torch", reason="loading the checkpoint needs torch (the [train] extra)")
+    import onnxruntime as ort
+
+    from meteorfast.models import create, load_weights
+    from meteorfast.preprocess import Preprocessor
+
+    ckpt = Path(__file__).resolve().parents[1] / "benchmarks" / "models" / "meteorfast-lite0.pt"
+    model = create("efficientnet_lite0", pretrained=False, in_chans=1, head="gap")
+    load_weights(model, str(ckpt))
+    x, _ = Preprocessor((224, 224)).batch(sample_clip_frames(step=50))
+    with torch.no_grad():
+        want = torch.softmax(model.eval()(torch.from_numpy(x)), 1)[:, 1].numpy()
+    got = ort.InferenceSession(str(DEFAULT_MODEL), providers=["CPUExecutionProvider"]).run(["prob"], {"frames": x})[0]
+    np.testing.assert_allclose(got, want, atol=1e-4)
