@@ -124,34 +124,21 @@ def tile_origins(shape: tuple[int, int], size: int, overlap: int) -> list[tuple[
     return [(y, x) for y in ys for x in xs]
 
 
-def _model_threshold(model: Path) -> float | None:
-    """The decision threshold a trained model carries in its ``metadata_props`` (``meteorfast.threshold``)."""
-    if model.suffix.lower() != ".onnx":
-        return None
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        return None
-    try:
-        meta = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"]).get_modelmeta()
-    except Exception:  # ORT's own exception types; the backend reports a bad model properly when it opens it
-        return None
-    value = meta.custom_metadata_map.get("meteorfast.threshold")
-    return float(json.loads(value)) if value is not None else None
-
-
 class Detector:
     """Classify frames as meteor / non-meteor and locate the meteor (Grad-CAM, then the first-layer map).
 
-    ``model``: ``"default"`` (the shipped model) or a path to an ``.onnx`` or TensorRT ``.engine``; ``backend``:
-    ``auto``, ``onnxruntime`` or ``tensorrt``; ``batch_size``: model inputs per inference call; ``mode``: classify
-    single frames, or ``stack`` windows of ``window`` frames every ``stride`` (default ``window``) frames with the
-    native stacking kernel; ``tile = (size, overlap)``: run overlapping native-resolution tiles of frames larger than
-    ``size`` (the best tile decides); ``threshold``: decision threshold on the meteor probability (default: the
-    model's, else 0.5); ``localize``: ``fused`` or ``paper`` (see :func:`meteorfast.cam.localize`); ``refine``:
-    move the point to the streak within its first-layer cell on the frame itself; ``resize``: ``stretch`` or
-    ``letterbox``; ``queue_depth``: items buffered per source (default ``2 * batch_size``); ``push_timeout_s``:
-    how long a partly filled batch waits for more; ``max_gap``: missed frames bridged inside one event.
+    - ``model``: ``"default"`` (the shipped model) or a path to an ``.onnx`` or TensorRT ``.engine``.
+    - ``backend``: ``auto``, ``onnxruntime`` or ``tensorrt``; ``batch_size``: model inputs per inference call.
+    - ``mode``: classify single frames, or ``stack`` windows of ``window`` frames every ``stride`` (default
+      ``window``) frames with the native stacking kernel.
+    - ``tile = (size, overlap)``: overlapping native-resolution tiles of frames larger than ``size`` (the best tile
+      decides).
+    - ``threshold``: on the meteor probability (default: the model's ``meteorfast.threshold`` metadata once it
+      opens, else 0.5).
+    - ``localize``: ``fused`` or ``paper`` (see :func:`meteorfast.cam.localize`); ``refine``: move the point to the
+      streak within its first-layer cell on the frame itself; ``resize``: ``stretch`` or ``letterbox``.
+    - ``queue_depth``: items buffered per source (default ``2 * batch_size``); ``push_timeout_s``: how long a partly
+      filled batch waits for more; ``max_gap``: missed frames bridged inside one event.
     """
 
     def __init__(
@@ -205,7 +192,11 @@ class Detector:
         self.push_timeout_s = push_timeout_s
         self.max_gap = max_gap
         self.threads = threads
-        self.threshold = threshold if threshold is not None else (_model_threshold(self.model) or DEFAULT_THRESHOLD)
+        if max_gap < 0:
+            raise InputError(f"Detector: expected max_gap >= 0 frames, got {max_gap}")
+        self._threshold_arg = threshold
+        # The model's own threshold (``meteorfast.threshold`` in its metadata) replaces this when it opens.
+        self.threshold = threshold if threshold is not None else DEFAULT_THRESHOLD
         self.stats: list[SourceStats] = []
         self.times = StageTimes()
         self._backend: Any = None
@@ -250,6 +241,8 @@ class Detector:
             raise EngineMismatchError(
                 f"model {str(self.model)!r}: expected fixed input and map sizes, got frames {shape}, conv1_map {fine}"
             )
+        if self._threshold_arg is None and "meteorfast.threshold" in backend.metadata:
+            self.threshold = float(json.loads(backend.metadata["meteorfast.threshold"]))
         self._prep = Preprocessor((int(shape[2]), int(shape[3])), int(shape[1]), self.resize)
         self._fine = (int(fine[2]), int(fine[3]))
         self._backend = backend

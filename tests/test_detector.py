@@ -342,3 +342,23 @@ def test_line_fit_is_total_least_squares_and_oriented_by_time() -> None:
     assert single is not None
     assert single.speed_px_s == 0
     assert fit_line([]) is None
+
+
+def test_the_models_own_threshold_applies_unless_one_is_given(spot_model: Path, tmp_path: Path) -> None:
+    import onnx
+
+    model = onnx.load(str(spot_model))
+    entry = model.metadata_props.add()
+    entry.key, entry.value = "meteorfast.threshold", "0.25"
+    path = tmp_path / "calibrated.onnx"
+    onnx.save(model, str(path))
+    frame = with_streak(sky((360, 640)), (300.5, 100.5, 310.5, 105.5), value=90)  # brightest pixel ~90/255
+    det = Detector(path)
+    res = det.classify(frame[None])
+    assert det.threshold == 0.25
+    assert 0.25 <= res.prob[0] < 0.5
+    assert bool(res.is_meteor[0])
+    assert not bool(Detector(path, threshold=0.5).classify(frame[None]).is_meteor[0])
+    assert Detector(spot_model).open().threshold == 0.5
+    with pytest.raises(InputError, match="max_gap"):
+        Detector(spot_model, max_gap=-1)

@@ -90,6 +90,16 @@ class Backend(ABC):
         return self._inputs, self._outputs
 
     @property
+    def metadata(self) -> dict[str, str]:
+        """The model's ``metadata_props`` (``meteorfast.*`` keys written at export), as far as the runtime keeps
+        them; empty when it does not."""
+        self._require_open()
+        return self._metadata()
+
+    def _metadata(self) -> dict[str, str]:
+        return {}
+
+    @property
     def input_specs(self) -> dict[str, TensorSpec]:
         return dict(self._require_open()[0])
 

@@ -76,5 +76,8 @@ class OnnxRuntimeBackend(Backend):
         values = self._session.run(outputs, feeds)
         return dict(zip(outputs, values, strict=True))
 
+    def _metadata(self) -> dict[str, str]:
+        return dict(self._session.get_modelmeta().custom_metadata_map)
+
     def _close_impl(self) -> None:
         self._session = None

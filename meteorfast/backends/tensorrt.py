@@ -643,6 +643,9 @@ class TensorRTBackend(Backend):
             self._ctx.pop()
         return out
 
+    def _metadata(self) -> dict[str, str]:
+        return dict(self.manifest.model_metadata) if self.manifest is not None else {}
+
     def _close_impl(self) -> None:
         if self._ctx is None:
             return
