@@ -362,3 +362,21 @@ def test_the_models_own_threshold_applies_unless_one_is_given(spot_model: Path, 
     assert Detector(spot_model).open().threshold == 0.5
     with pytest.raises(InputError, match="max_gap"):
         Detector(spot_model, max_gap=-1)
+
+
+def test_image_folders_globs_and_16_bit_files(spot_model: Path, tmp_path: Path) -> None:
+    seg = (300.5, 100.5, 312.5, 106.5)
+    cv2.imwrite(str(tmp_path / "a.png"), sky((360, 640), 1))
+    cv2.imwrite(str(tmp_path / "b.png"), (with_streak(sky((360, 640), 2), seg).astype(np.uint16) * 257))
+    cv2.imwrite(str(tmp_path / "c.jpg"), cv2.cvtColor(sky((360, 640), 3), cv2.COLOR_GRAY2BGR))
+    (tmp_path / "notes.txt").write_text("not an image")
+    det = Detector(spot_model, batch_size=4, threshold=0.3)
+    by_dir = list(det.stream(str(tmp_path)))
+    assert [(r.source, r.index) for r in by_dir] == [(str(tmp_path), i) for i in range(3)]
+    assert [r.is_meteor for r in by_dir] == [False, True, False]
+    assert by_dir[1].image.dtype == np.uint16  # read as 16-bit, scaled for the model, not clipped
+    assert point_to_segment(by_dir[1].x, by_dir[1].y, seg) <= 2
+    by_glob = list(det.stream(str(tmp_path / "*.png")))
+    assert [r.is_meteor for r in by_glob] == [False, True]
+    with pytest.raises(InputError, match="matches none"):
+        list(det.stream(str(tmp_path / "*.tif")))
