@@ -496,8 +496,10 @@ def run(cfg: BenchConfig, progress: Callable[[str], None] = lambda _: None) -> d
     })  # fmt: skip
     out["int8_speedup"] = None
     if cfg.precision == "int8" and run_model != model:
-        fp32 = bench_batches(fp32_model, BenchConfig(**{**cfg.__dict__, "batches": (best["batch"],)}), frames, None,
-                             progress)[0]  # fmt: skip
+        # FP32 on the same frames and batch sizes: the speed-up at INT8's best batch, and FP32's line in the plot.
+        fp32_rows = bench_batches(fp32_model, cfg, frames, None, progress)
+        fp32 = next(r for r in fp32_rows if r["batch"] == best["batch"])
+        out["fp32_batches"] = fp32_rows
         out["fp32_fps"] = fp32["fps"]
         out["int8_speedup"] = best["fps"] / fp32["fps"]
     st = best["stage_ms"]
@@ -520,7 +522,8 @@ def run(cfg: BenchConfig, progress: Callable[[str], None] = lambda _: None) -> d
 
 
 def plot(results: Sequence[dict[str, Any]], path: str | Path) -> Path:
-    """frames/s against batch size, one line per backend/precision, the baseline as a horizontal line; PNG."""
+    """frames/s against batch size, one line per backend/precision (an INT8 run brings its FP32 line), the baseline
+    as a horizontal line; PNG."""
     import io
 
     try:
@@ -534,8 +537,12 @@ def plot(results: Sequence[dict[str, Any]], path: str | Path) -> Path:
 
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
     for res in results:
-        xs = [r["batch"] for r in res["batches"]]
-        ax.plot(xs, [r["fps"] for r in res["batches"]], marker="o", label=f"{res['backend']} {res['precision']}")
+        lines = [(res["precision"], res["batches"])] + (
+            [("fp32", res["fp32_batches"])] if "fp32_batches" in res else []
+        )
+        for precision, rows in lines:
+            ax.plot([r["batch"] for r in rows], [r["fps"] for r in rows], marker="o",
+                    label=f"{res['backend']} {precision}")  # fmt: skip
         if res.get("baseline_fps"):
             ax.axhline(res["baseline_fps"], color="grey", linestyle="--", label="PyTorch + pytorch-grad-cam")
     ax.set_xscale("log", base=2)

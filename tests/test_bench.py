@@ -80,6 +80,7 @@ def test_bench_int8_reports_the_speedup(tiny: Path) -> None:
     assert res["precision"] == "int8"
     assert res["int8_speedup"] > 0
     assert res["fp32_fps"] > 0
+    assert [r["batch"] for r in res["fp32_batches"]] == [4]
 
 
 def test_bench_bad_arguments(tiny: Path) -> None:
