@@ -380,3 +380,20 @@ def test_image_folders_globs_and_16_bit_files(spot_model: Path, tmp_path: Path) 
     assert [r.is_meteor for r in by_glob] == [False, True]
     with pytest.raises(InputError, match="matches none"):
         list(det.stream(str(tmp_path / "*.tif")))
+
+
+def test_capture_sources_are_live_and_say_what_failed(spot_model: Path) -> None:
+    """Cameras and stream URLs go through cv2.VideoCapture like a file; a stream it cannot open is one clear error."""
+    from meteorfast.data import SAMPLE_VIDEO
+    from meteorfast.stream.sources import CaptureSource, open_source
+
+    assert isinstance(open_source("rtsp://127.0.0.1:9/none"), CaptureSource)
+    assert isinstance(open_source("7"), CaptureSource)
+    src = CaptureSource(str(SAMPLE_VIDEO), source_id="cam")  # any URL OpenCV plays; a local file stands in here
+    assert src.live
+    frames = [f for _, f in zip(range(5), src, strict=False)]
+    assert [f.index for f in frames] == [0, 1, 2, 3, 4]
+    assert frames[0].image.shape == (720, 1280)
+    assert [f.time_s for f in frames] == sorted(f.time_s for f in frames)
+    with pytest.raises(InputError, match="stream URL OpenCV can open"):
+        list(CaptureSource("rtsp://127.0.0.1:9/none"))
