@@ -11,9 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,33 +23,19 @@ from conftest import GEOMETRY, N
 
 import meteorfast
 import meteorfast.cam as mc
-from meteorfast.bench import cpu_model
+from meteorfast.bench import cpu_model, interleave
 from meteorfast.cam import reference as ref
 from meteorfast.io import emit_json
 
 
-def timed(fn: Callable[[], Any]) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
 def compare(native: Callable[[], Any], reference: Callable[[], Any], pairs: int) -> dict[str, Any]:
-    native()
-    reference()  # warm caches and thread pools
-    t_native, t_ref, ratios = [], [], []
-    for _ in range(pairs):
-        a = timed(native)
-        b = timed(reference)
-        t_native.append(a)
-        t_ref.append(b)
-        ratios.append(b / a)
+    r = interleave(native, reference, pairs)
     return {
-        "native_ms_median": statistics.median(t_native) * 1e3,
-        "reference_ms_median": statistics.median(t_ref) * 1e3,
-        "ratio_min": min(ratios),
-        "ratio_median": statistics.median(ratios),
-        "ratio_max": max(ratios),
+        "native_ms_median": r["a_ms_median"],
+        "reference_ms_median": r["b_ms_median"],
+        "ratio_min": r["ratio_min"],
+        "ratio_median": r["ratio_median"],
+        "ratio_max": r["ratio_max"],
         "pairs": pairs,
     }
 

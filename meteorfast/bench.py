@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from meteorfast.errors import BackendUnavailableError, InputError
-from meteorfast.stream.sources import Frame, Source
+from meteorfast.stream.sources import Frame, Source, to_grey
 
 PRECISIONS = ("fp32", "int8", "fp16")
 
@@ -247,6 +247,7 @@ class PacedVideo(Source):
 
     def __init__(self, path: Path, fps: float, seconds: float, source_id: str) -> None:
         self.path = path
+        self.rate = fps
         self.fps = fps
         self.seconds = seconds
         self.id = source_id
@@ -258,12 +259,12 @@ class PacedVideo(Source):
     def __iter__(self) -> Iterator[Frame]:
         import cv2
 
-        total = int(self.seconds * (self.fps or 25.0))
+        total = int(self.seconds * self.rate)
         cap = cv2.VideoCapture(str(self.path))
         self.start = time.perf_counter()
         try:
             for index in range(total):
-                due = self.start + index / (self.fps or 25.0)
+                due = self.start + index / self.rate
                 wait = due - time.perf_counter()
                 if wait > 0:
                     time.sleep(wait)
@@ -275,11 +276,11 @@ class PacedVideo(Source):
                     ok, image = cap.read()
                     if not ok:
                         raise InputError(f"bench: expected frames from {self.path}, it gives none")
-                grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+                grey = to_grey(image)
                 self.decode_s += time.perf_counter() - t
                 self.decoded += 1
                 self.due[index] = due
-                yield Frame(self.id, index, index / (self.fps or 25.0), np.asarray(grey))
+                yield Frame(self.id, index, index / self.rate, np.asarray(grey))
         finally:
             cap.release()
 
@@ -326,7 +327,8 @@ def bench_streams(model: Path, cfg: BenchConfig, video: Path, progress: Callable
     return result
 
 
-def _interleave(a: Callable[[], Any], b: Callable[[], Any], pairs: int) -> dict[str, float]:
+def interleave(a: Callable[[], Any], b: Callable[[], Any], pairs: int) -> dict[str, float]:
+    """Time ``a`` then ``b``, ``pairs`` times after one warm-up call each; medians and the per-pair ratios b / a."""
     a()
     b()
     ta, tb, ratios = [], [], []
@@ -357,12 +359,12 @@ def bench_kernels(infer_ms_per_frame: float | None, pairs: int) -> dict[str, Any
     fmap = rng.random((n, 112, 112)).astype(np.float32)
     geo = np.tile(np.array([1, 1, 0, 0], np.float32), (n, 1))
     frames = rng.integers(0, 256, (25, 720, 1280), dtype=np.uint8)
-    post = _interleave(
+    post = interleave(
         lambda: mc.postprocess(feat, grad, fmap, input_size=(224, 224)),
         lambda: ref.localize(ref.grad_cam(feat, grad), fmap, geo, (224, 224), "fused"),
         pairs,
     )
-    stack = _interleave(lambda: mc.stack(frames), lambda: ref.stack(frames), pairs)
+    stack = interleave(lambda: mc.stack(frames), lambda: ref.stack(frames), pairs)
     out: dict[str, Any] = {
         "postprocess": {"load": "N=64 K=1280 7x7, 112x112 map", "native_ms": post["a_ms_median"],
                         "reference_ms": post["b_ms_median"], "speedup_min": post["ratio_min"],
@@ -436,7 +438,7 @@ def bench_baseline(
         mc.localize(np.asarray(cams, np.float32), np.asarray(fine, np.float32), input_size=det.input_size,
                     geometry=geo)  # fmt: skip
 
-    result = _interleave(lambda: det.classify(chunk), baseline, cfg.pairs)
+    result = interleave(lambda: det.classify(chunk), baseline, cfg.pairs)
     det.close()
     ours = batch / (result["a_ms_median"] / 1e3)
     theirs = batch / (result["b_ms_median"] / 1e3)

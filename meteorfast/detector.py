@@ -26,7 +26,7 @@ from meteorfast.errors import EngineMismatchError, InputError
 from meteorfast.preprocess import Preprocessor, ResizeMode
 from meteorfast.stream.events import Event, EventBuilder
 from meteorfast.stream.pipeline import Batcher, Item, Reader, SourceStats
-from meteorfast.stream.sources import Frame, Source, SourceSpec, open_source
+from meteorfast.stream.sources import Frame, Source, SourceSpec, open_source, to_grey
 
 Mode = Literal["frame", "stack"]
 LocalizeMode = Literal["fused", "paper"]
@@ -313,7 +313,7 @@ class Detector:
         last: Frame | None = None
         seq = 0
         for count, f in enumerate(frames):
-            image = f.image if f.image.ndim == 2 else _grey(f.image)
+            image = to_grey(f.image)
             if count % self.stride == 0:
                 reuse = free and free[-1].shape == image.shape and free[-1].dtype == image.dtype
                 st = free.pop() if reuse else Stacker(image.shape, image.dtype)
@@ -469,22 +469,21 @@ class Detector:
         readers = [Reader(s, self._items, self.queue_depth, cond) for s in srcs]
         self.stats = [r.stats for r in readers]
         ended: set[str] = set()
+
+        def report_ended(all_done: bool) -> None:
+            for r in readers:
+                if on_source_end is not None and (all_done or r.exhausted) and r.source.id not in ended:
+                    ended.add(r.source.id)
+                    on_source_end(r.source.id)
+
         with self._lock:
             for r in readers:
                 r.start()
             try:
                 for batch in Batcher(readers, cond, self.batch_size, self.push_timeout_s, on_error):
                     yield from self._finish(batch)
-                    if on_source_end is not None:
-                        for r in readers:
-                            if r.exhausted and r.source.id not in ended:
-                                ended.add(r.source.id)
-                                on_source_end(r.source.id)
-                if on_source_end is not None:
-                    for r in readers:
-                        if r.source.id not in ended:
-                            ended.add(r.source.id)
-                            on_source_end(r.source.id)
+                    report_ended(False)
+                report_ended(True)
             finally:
                 for r in readers:
                     r.stop()
@@ -513,13 +512,6 @@ class Detector:
                 on_result(r)
         emit(builder.flush())
         return events
-
-
-def _grey(image: npt.NDArray[Any]) -> npt.NDArray[Any]:
-    import cv2
-
-    code = cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY
-    return np.asarray(cv2.cvtColor(image, code))
 
 
 def _as_frames(frames: npt.ArrayLike | Sequence[npt.ArrayLike]) -> list[npt.NDArray[Any]]:

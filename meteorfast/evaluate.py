@@ -51,7 +51,7 @@ def synthetic_items(
     """``n`` simulated items of ``size``: single frames (stills, with ``video_fraction`` of video frames), or with
     ``representation="stack"`` the ``max - mean`` images of 25-frame clips (what ``Detector(mode="stack")``
     classifies), whose segments are the meteor's per-frame pieces."""
-    from meteorfast.synth import CONFOUNDERS, METEOR_KINDS, SimConfig, render_clip, sample
+    from meteorfast.synth import CONFOUNDERS, METEOR_KINDS, SimConfig, render_stack, sample
 
     if representation == "frame":
         return [
@@ -61,18 +61,15 @@ def synthetic_items(
         ]  # fmt: skip
     if representation != "stack":
         raise InputError(f"eval: expected representation 'frame' or 'stack', got {representation!r}")
-    import meteorfast.cam as mc
-
     rng = np.random.default_rng([seed, 77])
     items = []
     for i in range(n):
         kind = str(rng.choice(METEOR_KINDS) if rng.random() < 0.5 else rng.choice(("clean", *CONFOUNDERS)))
-        clip = render_clip(int(rng.integers(0, 2**31)), 25, kind, SimConfig(size=size))
-        t = clip.truth
+        stacked = render_stack(int(rng.integers(0, 2**31)), 25, kind, SimConfig(size=size))
+        t = stacked.truth
         confounder = t.confounder or (None if t.label else "clean")
         segments = tuple(s for s in t.segments if s is not None)
-        image = mc.stack(clip.frames).candidate
-        items.append(EvalItem(image, t.label, confounder, segments, f"synthetic-stack-{seed}-{i}", t.kind))
+        items.append(EvalItem(stacked.image, t.label, confounder, segments, f"synthetic-stack-{seed}-{i}", t.kind))
     return items
 
 

@@ -136,13 +136,12 @@ def _stacked(
 ) -> tuple[npt.NDArray[np.uint8], int, tuple[float, float, float, float] | None]:
     """A simulated 25-frame clip stacked to its ``max - mean`` image, its label, and the meteor's longest
     per-frame segment (None for negatives)."""
-    from meteorfast.cam import stack
-    from meteorfast.synth import SimConfig, render_clip
+    from meteorfast.synth import SimConfig, render_stack
 
-    clip = render_clip(seed, 25, kind, SimConfig(size=size))
-    segs = [s for s in clip.truth.segments if s is not None]
+    item = render_stack(seed, 25, kind, SimConfig(size=size))
+    segs = [s for s in item.truth.segments if s is not None]
     longest = max(segs, key=lambda s: np.hypot(s[2] - s[0], s[3] - s[1])) if segs else None
-    return np.asarray(stack(clip.frames).candidate, np.uint8), clip.truth.label, longest
+    return np.asarray(item.image, np.uint8), item.truth.label, longest
 
 
 def _folder(root: Path) -> list[tuple[Path, int]]:

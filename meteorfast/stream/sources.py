@@ -52,7 +52,8 @@ class Source:
         raise NotImplementedError
 
 
-def _grey(image: npt.NDArray[Any], grey: bool) -> npt.NDArray[Any]:
+def to_grey(image: npt.NDArray[Any], grey: bool = True) -> npt.NDArray[Any]:
+    """A BGR or BGRA ``[H,W,3|4]`` image as one channel ``[H,W]`` (when ``grey``); anything else as it is."""
     import cv2
 
     if grey and image.ndim == 3:
@@ -100,7 +101,7 @@ class VideoFileSource(Source):
                     break
                 pts_ms = float(cap.get(cv2.CAP_PROP_POS_MSEC))
                 time_s = pts_ms / 1e3 if pts_ms > 0 or index == 0 else index / (self.fps or 25.0)
-                yield Frame(self.id, index, time_s, np.asarray(_grey(image, self.grey)))
+                yield Frame(self.id, index, time_s, np.asarray(to_grey(image, self.grey)))
                 index += 1
         finally:
             cap.release()
@@ -149,7 +150,7 @@ class CaptureSource(Source):
                     break
                 pts_ms = float(cap.get(cv2.CAP_PROP_POS_MSEC))
                 time_s = pts_ms / 1e3 if pts_ms > 0 else time.monotonic() - began
-                yield Frame(self.id, index, time_s, np.asarray(_grey(image, self.grey)))
+                yield Frame(self.id, index, time_s, np.asarray(to_grey(image, self.grey)))
                 index += 1
         finally:
             cap.release()
@@ -170,7 +171,7 @@ def read_image(path: str | Path, *, grey: bool = True) -> npt.NDArray[np.unsigne
         )
     if image.dtype not in (np.uint8, np.uint16):
         raise InputError(f"image: expected 8- or 16-bit pixels, got {image.dtype} in {str(p)!r}; convert it")
-    return np.asarray(_grey(image, grey))
+    return np.asarray(to_grey(image, grey))
 
 
 class ImageSource(Source):

@@ -30,6 +30,7 @@ from meteorfast.synth.render import (
     Truth,
     render_clip,
     render_frame,
+    render_stack,
     sample,
 )
 
@@ -43,5 +44,6 @@ __all__ = [
     "Truth",
     "render_clip",
     "render_frame",
+    "render_stack",
     "sample",
 ]

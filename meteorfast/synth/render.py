@@ -580,6 +580,15 @@ def render_frame(seed: int, kind: str | None = None, config: SimConfig | None = 
     return SimFrame(clip.frames[0], clip.truth)
 
 
+def render_stack(seed: int, n_frames: int = 25, kind: str | None = None, config: SimConfig | None = None) -> SimFrame:
+    """A clip of ``n_frames`` stacked to its ``max - mean`` image by the stacking kernel (what
+    ``Detector(mode="stack")`` classifies); its truth keeps the meteor's segment in each frame."""
+    from meteorfast.cam import stack
+
+    clip = render_clip(seed, n_frames, kind, config)
+    return SimFrame(stack(clip.frames).candidate, clip.truth)
+
+
 def sample(
     n: int,
     seed: int,
