@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -73,40 +74,79 @@ def _detector(args: argparse.Namespace) -> Any:
     )  # fmt: skip
 
 
-def _summary(detector: Any, events: Sequence[Any]) -> list[dict[str, Any]]:
+def _summary(
+    detector: Any, events: Sequence[Any], unopened: dict[str, str], resumed: Sequence[str]
+) -> list[dict[str, Any]]:
     counts: dict[str, int] = {}
     for ev in events:
         counts[ev.source] = counts.get(ev.source, 0) + 1
-    return [
-        {"source": st.source, "live": st.live, "frames": st.frames, "items": st.items,
+    rows = [
+        {"source": st.source, "status": st.status, "live": st.live, "frames": st.frames, "items": st.items,
          "events": counts.get(st.source, 0), "dropped_frames": st.dropped_frames, "decode_errors": st.decode_errors,
-         "fps": round(st.fps, 1), "error": st.error}
+         "reconnects": st.reconnects, "last_frame": st.last_index, "fps": round(st.fps, 1), "error": st.error}
         for st in detector.stats
     ]  # fmt: skip
+    empty = {"live": False, "frames": 0, "items": 0, "events": 0, "dropped_frames": 0, "decode_errors": 0,
+             "reconnects": 0, "last_frame": -1, "fps": 0.0}  # fmt: skip
+    rows += [{"source": src, "status": "failed", **empty, "error": err} for src, err in unopened.items()]
+    rows += [{"source": src, "status": "resumed", **empty, "error": None} for src in resumed]
+    return rows
 
 
 def _print_summary(rows: Sequence[dict[str, Any]]) -> None:
     width = max([len("source"), *(len(r["source"]) for r in rows)])
     print(f"{'source':<{width}}  {'frames':>7}  {'events':>6}  {'dropped':>7}  {'errors':>6}  {'fps':>7}  status")
     for r in rows:
-        status = "ok" if r["error"] is None else f"failed: {r['error']}"
+        status = {
+            "complete": "ok",
+            "failed": f"failed: {r['error']}",
+            "stopped": f"stopped after frame {r['last_frame']}",
+            "resumed": "complete in an earlier run, skipped",
+        }[r["status"]]
+        if r["status"] == "complete" and r["decode_errors"]:
+            status = f"ok, {r['decode_errors']} frame(s) or file(s) could not be decoded and were skipped"
+        if r["reconnects"]:
+            status += f" ({r['reconnects']} reconnection(s))"
         print(f"{r['source']:<{width}}  {r['frames']:>7}  {r['events']:>6}  {r['dropped_frames']:>7}  "
               f"{r['decode_errors']:>6}  {r['fps']:>7.1f}  {status}")  # fmt: skip
 
 
 def _cmd_detect(args: argparse.Namespace) -> int:
+    import signal
+
     from tqdm import tqdm
 
     from meteorfast.stream.outputs import OutputWriter
     from meteorfast.stream.sources import open_source
 
     detector = _detector(args)
-    sources = [open_source(s) for s in args.sources]
+    if args.resume and not args.out:
+        raise InputError("detect: --resume continues the run in --out DIR; give --out")
     writer = (
-        OutputWriter(args.out, frames=args.save_frames, overlays=args.save_overlays, clips=args.save_clips)
+        OutputWriter(args.out, frames=args.save_frames, overlays=args.save_overlays, clips=args.save_clips,
+                     resume=args.resume)
         if args.out
         else None
-    )
+    )  # fmt: skip
+    # A bad source among good ones must not cost the night's other cameras: report it and go on.
+    sources, unopened, resumed = [], {}, []
+    for spec in args.sources:
+        try:
+            src = open_source(spec, retries=args.retries)
+        except MeteorfastError as err:
+            if len(args.sources) == 1:
+                raise
+            unopened[spec] = str(err)
+            print(f"meteorfast: error: {err}", file=sys.stderr)
+            continue
+        if writer is not None and src.id in writer.completed:
+            resumed.append(src.id)
+        else:
+            sources.append(src)
+    if not sources and not resumed:
+        if writer is not None:
+            writer.close()
+        raise InputError(f"detect: expected at least one source that opens, got {len(unopened)} that do not (above)")
     bars = {
         s.id: tqdm(total=s.frame_count, desc=s.id[-32:], unit="frame", position=i, leave=False, disable=None)
         for i, s in enumerate(sources)
@@ -119,17 +159,33 @@ def _cmd_detect(args: argparse.Namespace) -> int:
         if writer is not None:
             writer.on_result(r)
 
+    # The first SIGINT or SIGTERM stops the run cleanly (what is read is classified, open events are closed and
+    # written); a second one interrupts at once.
+    stopped_by: list[str] = []
+
+    def on_signal(signum: int, frame: Any) -> None:
+        if stopped_by:
+            raise KeyboardInterrupt
+        stopped_by.append(signal.Signals(signum).name)
+        detector.stop()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    events: list[Any] = []
     try:
         with detector:
-            events = detector.detect(
-                sources, on_result=on_result, on_event=writer.on_event if writer else None, on_error="skip"
-            )
+            if sources:
+                events = detector.detect(
+                    sources, on_result=on_result, on_event=writer.on_event if writer else None, on_error="skip",
+                    on_source_end=writer.on_source_end if writer else None,
+                )  # fmt: skip
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         for bar in bars.values():
             bar.close()
         if writer is not None:
             writer.close()
-    rows = _summary(detector, events)
+    rows = _summary(detector, events, unopened, resumed)
     if args.json:
         print(json.dumps({"events": [ev.to_json() for ev in events], "sources": rows}, indent=2))
     else:
@@ -139,9 +195,17 @@ def _cmd_detect(args: argparse.Namespace) -> int:
         _print_summary(rows)
         if writer is not None:
             print(f"events: {writer.out / 'events.jsonl'} and {writer.out / 'events.csv'}")
-    failed = [r["source"] for r in rows if r["error"] is not None]
-    if failed:
-        print(f"meteorfast: {len(failed)} of {len(rows)} sources failed: {', '.join(failed)}", file=sys.stderr)
+    if stopped_by:
+        where = ", ".join(f"{r['source']} after frame {r['last_frame']}" for r in rows if r["status"] == "stopped")
+        print(f"meteorfast: stopped by {stopped_by[0]}" + (f": {where}" if where else "") +
+              ("; rerun with --resume to finish" if writer is not None else ""), file=sys.stderr)  # fmt: skip
+        return 128 + int(getattr(signal, stopped_by[0]))
+    failed = [r["source"] for r in rows if r["status"] == "failed"]
+    skipped = sum(r["decode_errors"] for r in rows)
+    if failed or skipped:
+        parts = [f"{len(failed)} of {len(rows)} sources failed ({', '.join(failed)})"] if failed else []
+        parts += [f"{skipped} frame(s) or file(s) could not be decoded and were skipped"] if skipped else []
+        print(f"meteorfast: {'; '.join(parts)}", file=sys.stderr)
         return 1
     return 0
 
@@ -381,6 +445,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--save-overlays", action="store_true", help="a PNG per event: CAM heatmap, point and line")
     p.add_argument("--save-clips", action="store_true", help="an MP4 per event with frames before and after it")
     p.add_argument("--json", action="store_true", help="print the events and the per-source summary as JSON")
+    p.add_argument("--resume", action="store_true", help="skip the sources an earlier run completed in --out")
+    p.add_argument("--retries", type=int, default=None,
+                   help="reopen a stopped camera or stream at most N times in a row (default: no limit)")  # fmt: skip
     p.set_defaults(func=_cmd_detect)
 
     p = sub.add_parser("bench", help="throughput per station hardware (and against PyTorch + pytorch-grad-cam)")
@@ -472,13 +539,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _WarningLine(logging.Handler):
+    """Warnings (a skipped frame, a reconnection) as one line on stderr each, written around the progress bars."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from tqdm import tqdm
+
+        tqdm.write(f"meteorfast: warning: {record.getMessage()}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    logger = logging.getLogger("meteorfast")
+    if not logger.handlers:
+        logger.addHandler(_WarningLine(logging.WARNING))
+        logger.propagate = False
     if not args.debug:
         # FFmpeg logs decode failures straight to stderr ("moov atom not found"); the error we raise says it in
         # one line. OpenCV reads this when it first loads its FFmpeg backend, which has not happened yet here.
         os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+        os.environ.setdefault("OPENCV_LOG_LEVEL", "FATAL")  # its "[ERROR] Could not find decoder" lines likewise
     try:
         code: int = args.func(args)
     except MeteorfastError as err:

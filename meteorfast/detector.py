@@ -22,7 +22,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from meteorfast.errors import EngineMismatchError, InputError
+from meteorfast.errors import EngineMismatchError, InputError, NonFiniteError
 from meteorfast.preprocess import Preprocessor, ResizeMode
 from meteorfast.stream.events import Event, EventBuilder
 from meteorfast.stream.pipeline import Batcher, Item, Reader, SourceStats
@@ -198,6 +198,7 @@ class Detector:
         # The model's own threshold (``meteorfast.threshold`` in its metadata) replaces this when it opens.
         self.threshold = threshold if threshold is not None else DEFAULT_THRESHOLD
         self.stats: list[SourceStats] = []
+        self._readers: list[Reader] = []
         self.times = StageTimes()
         self._backend: Any = None
         self._prep: Preprocessor | None = None
@@ -468,6 +469,7 @@ class Detector:
         cond = threading.Condition()
         readers = [Reader(s, self._items, self.queue_depth, cond) for s in srcs]
         self.stats = [r.stats for r in readers]
+        self._readers = readers
         ended: set[str] = set()
 
         def report_ended(all_done: bool) -> None:
@@ -490,12 +492,21 @@ class Detector:
                 for r in readers:
                     r.join(timeout=10)
 
+    def stop(self) -> None:
+        """End the running :meth:`stream` / :meth:`detect` early and cleanly (safe from a signal handler or another
+        thread): every source stops reading, the items already read are classified, open events are closed and
+        reported, and each unfinished source's :class:`SourceStats` says ``stopped`` and its ``last_index``."""
+        for r in list(self._readers):
+            r.stop()
+
     def detect(
         self, sources: SourceSpec | Sequence[SourceSpec], *, on_event: Callable[[Event], None] | None = None,
         on_result: Callable[[FrameResult], None] | None = None, on_error: str = "raise",
+        on_source_end: Callable[[SourceStats], None] | None = None,
     ) -> list[Event]:  # fmt: skip
         """Meteor events in ``sources``: consecutive positive frames (or windows) of a source merged, with a track
-        and a line fit. ``on_event`` is called as each event closes, ``on_result`` for every classified item."""
+        and a line fit. ``on_event`` is called as each event closes, ``on_result`` for every classified item, and
+        ``on_source_end`` with a source's final counters once all of its events have been reported."""
         builder = EventBuilder(self.max_gap)
         events: list[Event] = []
 
@@ -505,7 +516,14 @@ class Detector:
                 if on_event is not None:
                     on_event(ev)
 
-        for r in self.stream(sources, on_error=on_error, on_source_end=lambda sid: emit(builder.flush(sid))):
+        def source_end(sid: str) -> None:
+            emit(builder.flush(sid))
+            if on_source_end is not None:
+                for st in self.stats:
+                    if st.source == sid:
+                        on_source_end(st)
+
+        for r in self.stream(sources, on_error=on_error, on_source_end=source_end):
             # An item may close the event before it: report that event before the item itself.
             emit(builder.add(r.source, r.index, r.end_index, r.time_s, r.end_time_s, r.is_meteor, r.x, r.y, r.prob))
             if on_result is not None:
@@ -523,12 +541,20 @@ def _as_frames(frames: npt.ArrayLike | Sequence[npt.ArrayLike]) -> list[npt.NDAr
             )
         batch = list(frames)
     elif isinstance(frames, Sequence) and not isinstance(frames, str | bytes):
-        batch = [np.asarray(f) for f in frames]
+        try:
+            batch = [np.asarray(f) for f in frames]
+        except (ValueError, TypeError) as err:
+            raise InputError(f"classify: expected a list of frame arrays, got items NumPy cannot read ({err})") from err
     else:
         raise InputError(f"classify: expected an array [N,H,W] or a list of frames, got {type(frames).__name__}")
     if not batch:
         raise InputError("classify: expected at least one frame, got an empty batch")
     for i, f in enumerate(batch):
+        if f.dtype.kind in "fc" and f.size and not np.isfinite(f).all():
+            raise NonFiniteError(
+                f"classify: expected finite uint8 or uint16 frames, got {f.dtype} with NaN or Inf at frame {i}; "
+                "replace them (np.nan_to_num), scale to 0..255 and convert with .astype(np.uint8)"
+            )
         if f.dtype not in (np.uint8, np.uint16):
             raise InputError(
                 f"classify: expected uint8 or uint16 frames, got {f.dtype} at frame {i}; scale floats to 0..255 "
@@ -536,6 +562,8 @@ def _as_frames(frames: npt.ArrayLike | Sequence[npt.ArrayLike]) -> list[npt.NDAr
             )
         if f.ndim not in (2, 3) or (f.ndim == 3 and f.shape[2] not in (1, 3, 4)) or f.size == 0:
             raise InputError(f"classify: expected a frame [H,W] or [H,W,3], got shape {f.shape} at frame {i}")
+        if f.ndim == 3 and f.shape[2] == 1:
+            batch[i] = f[:, :, 0]
     return batch
 
 

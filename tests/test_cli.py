@@ -146,7 +146,7 @@ def test_garbage_video_is_refused_cleanly(tmp_path: Path, spot_model: Path) -> N
     bad.write_bytes(os.urandom(4096))
     out = run("detect", str(bad), "--model", str(spot_model))
     assert out.returncode == 2
-    assert "cannot open" in out.stderr
+    assert "OpenCV can open" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
 
 

@@ -2,7 +2,11 @@
 
 * ``events.jsonl``: one event per line, appended whole, flushed and fsynced as each event closes, so a crash or a
   power cut never leaves half a line and never loses an event already reported.
-* ``events.csv``: the same events as a table, written (to a temporary file, then renamed) when the run ends.
+* ``events.csv``: the events of ``events.jsonl`` as a table, written (to a temporary file, then renamed) when the
+  run ends.
+* ``sources.jsonl``: one line per source as it ends (``status`` ``complete``, ``failed`` or ``stopped``, and its
+  counters), appended and fsynced like the events. ``resume=True`` keeps the complete sources' lines and events
+  and drops everything of the others, which are then run again; without it a run starts these files afresh.
 * ``frames.jsonl`` (optional): every classified frame or window.
 * ``overlays/`` (optional): per event, a PNG of the CAM heatmap on the peak frame, the located pixel and the line.
 * ``clips/`` (optional): per event, an MP4 of the classified images from ``pre`` before the event to ``post``
@@ -14,12 +18,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import os
 import re
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -28,6 +33,9 @@ from meteorfast.detector import FrameResult
 from meteorfast.errors import OutputError
 from meteorfast.io import atomic_write_bytes
 from meteorfast.stream.events import Event
+from meteorfast.stream.pipeline import SourceStats
+
+log = logging.getLogger("meteorfast.stream")
 
 CSV_FIELDS = (
     "source", "start_frame", "end_frame", "start_time_s", "end_time_s", "peak_prob", "x", "y", "points",
@@ -67,6 +75,47 @@ def render_overlay(result: FrameResult, event: Event) -> npt.NDArray[np.uint8]:
     return np.asarray(out, np.uint8)
 
 
+class _Appender:
+    """A JSONL file that only ever grows by whole lines. Each line goes out in unbuffered writes (nothing is left in
+    a buffer to be flushed, or to fail, later); if the disk fills part-way through a line, the file is cut back to
+    where the line began, so a reader never meets half a record."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self._fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)  # less the umask
+        except OSError as err:
+            raise OutputError(
+                f"--out: expected to write {str(path)!r}, got {err.strerror or err}; choose another --out"
+            ) from err
+
+    def append(self, record: dict[str, Any], sync: bool) -> None:
+        fd = self._fd
+        if fd is None:
+            raise OutputError(f"expected {str(self.path)!r} to be open for appending, it was closed")
+        data = memoryview((json.dumps(record) + "\n").encode())
+        start = os.lseek(fd, 0, os.SEEK_END)
+        try:
+            while data:
+                data = data[os.write(fd, data) :]
+            if sync:
+                os.fsync(fd)
+        except OSError as err:
+            try:
+                os.ftruncate(fd, start)
+            except OSError:
+                log.warning("%s: could not cut a partial line back; readers skip it", self.path)
+            raise OutputError(
+                f"expected to append to {str(self.path)!r}, got {err.strerror or err}; free disk space and rerun "
+                "with --resume (events already written are kept)"
+            ) from err
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
 @dataclass
 class _Clip:
     tmp: Path
@@ -93,7 +142,7 @@ class OutputWriter:
 
     def __init__(
         self, out_dir: str | Path, *, frames: bool = False, overlays: bool = False, clips: bool = False,
-        pre: int = 25, post: int = 25, clip_fps: float = 25.0,
+        pre: int = 25, post: int = 25, clip_fps: float = 25.0, resume: bool = False,
     ) -> None:  # fmt: skip
         self.out = Path(out_dir)
         try:
@@ -111,28 +160,32 @@ class OutputWriter:
         self.clips = clips
         self.pre, self.post, self.clip_fps = pre, post, clip_fps
         self.paths: dict[str, list[Path]] = {"overlays": [], "clips": []}
-        self._events_file: IO[str] = self._open_append("events.jsonl")
-        self._frames_file: IO[str] | None = self._open_append("frames.jsonl") if frames else None
+        #: Sources a previous run completed in ``out_dir`` (only with ``resume``); skip them.
+        self.completed: set[str] = set()
+        if resume:
+            done = read_jsonl(self.out / "sources.jsonl")
+            self.completed = {r["source"] for r in done if r.get("status") == "complete"}
+        for name in ("events.jsonl", "sources.jsonl", "frames.jsonl"):
+            path = self.out / name
+            if path.exists() or name != "frames.jsonl":
+                kept = [r for r in read_jsonl(path) if r.get("source") in self.completed]
+                atomic_write_bytes(path, "".join(json.dumps(r) + "\n" for r in kept).encode())
+        self._events_file = self._open_append("events.jsonl")
+        self._sources_file = self._open_append("sources.jsonl")
+        self._frames_file = self._open_append("frames.jsonl") if frames else None
         self._state: dict[str, _SourceState] = {}
 
-    def _open_append(self, name: str) -> IO[str]:
-        try:
-            return open(self.out / name, "a", encoding="utf-8")
-        except OSError as err:
-            raise OutputError(f"--out: expected to write {str(self.out / name)!r}, got {err}") from err
+    def _open_append(self, name: str) -> _Appender:
+        return _Appender(self.out / name)
 
-    @staticmethod
-    def _append_line(handle: IO[str], record: dict[str, Any], sync: bool) -> None:
-        try:
-            handle.write(json.dumps(record) + "\n")
-            handle.flush()
-            if sync:
-                os.fsync(handle.fileno())
-        except OSError as err:
-            raise OutputError(
-                f"expected to append to {handle.name!r}, got {err.strerror or err}; free disk space and rerun with "
-                "--resume (events already written are kept)"
-            ) from err
+    def on_source_end(self, stats: SourceStats) -> None:
+        """Record that a source ended (after its events were reported), so ``resume`` can skip it if complete."""
+        record = {
+            "source": stats.source, "status": stats.status, "frames": stats.frames, "last_index": stats.last_index,
+            "decode_errors": stats.decode_errors, "dropped_frames": stats.dropped_frames,
+            "reconnects": stats.reconnects, "error": stats.error,
+        }  # fmt: skip
+        self._sources_file.append(record, sync=True)
 
     def _source(self, source: str) -> _SourceState:
         st = self._state.get(source)
@@ -144,7 +197,7 @@ class OutputWriter:
 
     def on_result(self, r: FrameResult) -> None:
         if self._frames_file is not None:
-            self._append_line(self._frames_file, r.to_json(), sync=False)
+            self._frames_file.append(r.to_json(), sync=False)
         st = self._source(r.source)
         if r.is_meteor and (self.overlays or self.clips) and (st.best is None or r.prob > st.best.prob):
             st.best = r
@@ -185,7 +238,7 @@ class OutputWriter:
 
     def on_event(self, event: Event) -> None:
         self.events.append(event)
-        self._append_line(self._events_file, event.to_json(), sync=True)
+        self._events_file.append(event.to_json(), sync=True)
         st = self._source(event.source)
         if self.overlays and st.best is not None:
             import cv2
@@ -213,16 +266,39 @@ class OutputWriter:
                 self._finish_clip(clip)
             st.pending.clear()
             st.clip = None
+        for handle in (self._events_file, self._sources_file, self._frames_file):
+            if handle is not None:
+                handle.close()
+        # From the file, not memory: after a resume it also holds the events of the earlier run.
         buf = io.StringIO()
         writer = csv.writer(buf)
         writer.writerow(CSV_FIELDS)
-        for ev in self.events:
-            ln = ev.line
-            line = [ln.x0, ln.y0, ln.x1, ln.y1, ln.speed_px_s, ln.rms_px] if ln else [""] * 6
-            writer.writerow([ev.source, ev.start_frame, ev.end_frame, f"{ev.start_time_s:.4f}", f"{ev.end_time_s:.4f}",
-                             f"{ev.peak_prob:.4f}", f"{ev.x:.2f}", f"{ev.y:.2f}", len(ev.track),
-                             *(f"{v:.3f}" if v != "" else "" for v in line)])  # fmt: skip
+        for ev in read_jsonl(self.out / "events.jsonl"):
+            ln = ev.get("line") or {}
+            line = [ln.get(k, "") for k in ("x0", "y0", "x1", "y1", "speed_px_s", "rms_px")]
+            writer.writerow([ev["source"], ev["start_frame"], ev["end_frame"], f"{ev['start_time_s']:.4f}",
+                             f"{ev['end_time_s']:.4f}", f"{ev['peak_prob']:.4f}", f"{ev['x']:.2f}", f"{ev['y']:.2f}",
+                             len(ev["track"]), *(f"{v:.3f}" if v != "" else "" for v in line)])  # fmt: skip
         atomic_write_bytes(self.out / "events.csv", buf.getvalue().encode())
-        for handle in (self._events_file, self._frames_file):
-            if handle is not None:
-                handle.close()
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The records of a JSONL file (none if it does not exist). A line that is not a JSON object, as a power cut
+    in the middle of an append could leave, is left out with a warning."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    except (OSError, UnicodeDecodeError) as err:
+        raise OutputError(f"--out: expected to read {str(path)!r}, got {err}; move it away and rerun") from err
+    records = []
+    for n, line in enumerate(text.splitlines(), 1):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        if isinstance(record, dict):
+            records.append(record)
+        elif line.strip():
+            log.warning("%s line %d is not a whole JSON record; left out", path, n)
+    return records

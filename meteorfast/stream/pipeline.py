@@ -49,7 +49,9 @@ class Item:
 @dataclass
 class SourceStats:
     """Counters of one source, updated by its reader thread: frames decoded, items queued, frames dropped (live
-    sources only), decode errors skipped, and the error that ended it, if any."""
+    sources only), frames or files skipped because they could not be decoded (``decode_errors``, with the last
+    few messages in ``skipped``), reconnections of a live stream, the last frame index read, whether the run was
+    stopped before the source ended, and the error that ended it, if any."""
 
     source: str
     live: bool
@@ -58,10 +60,21 @@ class SourceStats:
     dropped_frames: int = 0
     dropped_items: int = 0
     decode_errors: int = 0
+    reconnects: int = 0
+    last_index: int = -1
+    skipped: list[str] = field(default_factory=list)
     done: bool = False
+    stopped: bool = False
     error: str | None = None
     started: float = field(default_factory=time.perf_counter)
     ended: float | None = None
+
+    @property
+    def status(self) -> str:
+        """``failed`` (an error ended it), ``stopped`` (the run was stopped first) or ``complete``."""
+        if self.error is not None:
+            return "failed"
+        return "stopped" if self.stopped else "complete"
 
     @property
     def fps(self) -> float:
@@ -88,6 +101,19 @@ class Reader:
         self._cond = cond
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"meteorfast-read-{source.id}", daemon=True)
+        source.watch(self._on_report, self._stop)
+
+    #: How many skip messages :class:`SourceStats` keeps (the counters count them all).
+    KEEP_MESSAGES = 20
+
+    def _on_report(self, kind: str, count: int, message: str) -> None:
+        with self._cond:
+            if kind == "skipped":
+                self.stats.decode_errors += count
+                if len(self.stats.skipped) < self.KEEP_MESSAGES:
+                    self.stats.skipped.append(message)
+            elif kind == "reconnected":
+                self.stats.reconnects += 1
 
     def start(self) -> None:
         self._thread.start()
@@ -95,6 +121,7 @@ class Reader:
     def _frames(self) -> Iterator[Frame]:
         for frame in self.source:
             self.stats.frames += 1
+            self.stats.last_index = frame.index
             yield frame
             if self._stop.is_set():
                 return
@@ -109,6 +136,7 @@ class Reader:
             self.stats.error = str(err) or type(err).__name__
         finally:
             with self._cond:
+                self.stats.stopped = self._stop.is_set() and self.exception is None
                 self.stats.done = True
                 self.stats.ended = time.perf_counter()
                 self._cond.notify_all()

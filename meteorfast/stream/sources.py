@@ -3,15 +3,21 @@
 Each yields :class:`Frame` objects carrying the source id, the frame index and a timestamp. Decoding happens on
 the consumer's thread of choice; :func:`prefetch` and the pipeline's readers put it on a thread of its own behind a
 bounded queue, so it overlaps the work on the frames and memory stays bounded.
+
+Faults a station meets every night do not end a source. A frame or an image file that cannot be decoded is
+skipped, and a live stream that stops is reopened with exponential backoff. Each is logged as a warning on the
+``meteorfast.stream`` logger and reported to the source's listener (see :meth:`Source.watch`), which the pipeline
+turns into counters. Frame indices keep counting across a skip, so they stay the frames' positions in the file.
 """
 
 from __future__ import annotations
 
 import glob
+import logging
 import queue
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sized
+from collections.abc import Callable, Iterable, Iterator, Sized
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -22,6 +28,15 @@ import numpy.typing as npt
 from meteorfast.errors import InputError
 
 T = TypeVar("T")
+
+log = logging.getLogger("meteorfast.stream")
+
+Listener = Callable[[str, int, str], None]
+"""Called as ``listener(kind, count, message)``: ``kind`` is ``"skipped"`` (``count`` frames or files could not
+be decoded and were left out) or ``"reconnected"`` (a live stream came back after ``count`` failed attempts)."""
+
+#: A video read that fails this many times in a row, before the frame count the container gives, ends the file.
+MAX_CONSECUTIVE_DECODE_ERRORS = 25
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".m4v", ".webm", ".mpg", ".mpeg", ".ts", ".h264", ".264")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".pgm", ".webp")
@@ -48,14 +63,42 @@ class Source:
     fps: float | None = None
     frame_count: int | None = None  # when known up front (files), for progress bars
 
+    _listener: Listener | None = None
+    _stop: threading.Event | None = None
+
     def __iter__(self) -> Iterator[Frame]:
         raise NotImplementedError
 
+    def watch(self, listener: Listener | None, stop: threading.Event | None = None) -> None:
+        """Report skips and reconnections to ``listener``; ``stop``, once set, cuts short any wait (a reconnection
+        backoff) so the source ends promptly."""
+        self._listener = listener
+        self._stop = stop
+
+    def report(self, kind: str, count: int, message: str) -> None:
+        """Log ``message`` as a warning and pass the event to the listener, if any."""
+        log.warning("%s: %s", self.id, message)
+        if self._listener is not None:
+            self._listener(kind, count, message)
+
+    def _stopped(self) -> bool:
+        return self._stop is not None and self._stop.is_set()
+
+    def _sleep(self, seconds: float) -> bool:
+        """Wait ``seconds``; False if the source was told to stop meanwhile."""
+        if self._stop is None:
+            time.sleep(seconds)
+            return True
+        return not self._stop.wait(seconds)
+
 
 def to_grey(image: npt.NDArray[Any], grey: bool = True) -> npt.NDArray[Any]:
-    """A BGR or BGRA ``[H,W,3|4]`` image as one channel ``[H,W]`` (when ``grey``); anything else as it is."""
+    """A BGR or BGRA ``[H,W,3|4]`` image as one channel ``[H,W]`` (when ``grey``); a grey ``[H,W,1]`` image as
+    ``[H,W]`` always; anything else as it is."""
     import cv2
 
+    if image.ndim == 3 and image.shape[2] == 1:
+        return image[:, :, 0]
     if grey and image.ndim == 3:
         code = cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY
         return np.asarray(cv2.cvtColor(image, code))
@@ -78,14 +121,26 @@ class VideoFileSource(Source):
         if not cap.isOpened():
             cap.release()
             raise InputError(
-                f"video: expected a file OpenCV can decode, got {str(self.path)!r}, which it cannot open; "
-                "convert it to MP4 (H.264) or check that it is not truncated"
+                f"video: expected a video file OpenCV can open, got {str(self.path)!r}, which it cannot (not a "
+                "video, truncated, or a codec it lacks); check it or convert it: ffmpeg -i IN -c:v libx264 OUT.mp4"
             )
-        self.fps = float(cap.get(cv2.CAP_PROP_FPS)) or 25.0
-        self.width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
-        self.height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
-        self.frame_count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None
-        cap.release()
+        try:
+            self.fps = float(cap.get(cv2.CAP_PROP_FPS)) or 25.0
+            self.width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
+            self.height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+            self.frame_count = max(int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), 0) or None
+            # A container OpenCV can open may still hold a stream it cannot decode (an unsupported codec, or no
+            # video at all): find out now, with a message naming the codec, not as a source with no frames.
+            ok, _ = cap.read()
+            fourcc = int(cap.get(cv2.CAP_PROP_FOURCC))
+        finally:
+            cap.release()
+        if not ok:
+            codec = "".join(chr((fourcc >> (8 * k)) & 0xFF) for k in range(4)).strip("\x00 ") or "unknown"
+            raise InputError(
+                f"video: expected a video stream OpenCV can decode, got {str(self.path)!r} (codec {codec!r}), "
+                "whose first frame it cannot decode; convert it with: ffmpeg -i IN -c:v libx264 OUT.mp4"
+            )
         self.grey = grey
         self.id = source_id or str(self.path)
 
@@ -93,16 +148,37 @@ class VideoFileSource(Source):
         import cv2
 
         cap = cv2.VideoCapture(str(self.path))
+        fps = self.fps or 25.0
         try:
             index = 0
+            failed = 0  # reads failed in a row: frames lost to decode errors, unless the file ends
+            last_pts = -1.0
             while True:
                 ok, image = cap.read()
                 if not ok:
+                    # OpenCV reports a frame it cannot decode and the end of the file alike; a read short of the
+                    # container's frame count is tried again, so one damaged frame does not end the night.
+                    if self.frame_count is not None and index + failed + 1 < self.frame_count:
+                        failed += 1
+                        if failed < MAX_CONSECUTIVE_DECODE_ERRORS:
+                            continue
                     break
+                if failed:
+                    self.report("skipped", failed, f"{failed} frame(s) from {index} on could not be decoded, skipped")
+                    index += failed
+                    failed = 0
                 pts_ms = float(cap.get(cv2.CAP_PROP_POS_MSEC))
-                time_s = pts_ms / 1e3 if pts_ms > 0 or index == 0 else index / (self.fps or 25.0)
+                # After a decode error the container position can lag; the frame rate gives a time that cannot.
+                time_s = pts_ms / 1e3 if pts_ms > last_pts and (pts_ms > 0 or index == 0) else index / fps
+                last_pts = max(last_pts, pts_ms)
                 yield Frame(self.id, index, time_s, np.asarray(to_grey(image, self.grey)))
                 index += 1
+            if self.frame_count is not None and index < self.frame_count and not self._stopped():
+                missing = self.frame_count - index
+                self.report(
+                    "skipped", missing, f"ended after {index} of the {self.frame_count} frames the container lists; "
+                    f"{missing} could not be decoded (a truncated or damaged file)",
+                )  # fmt: skip
         finally:
             cap.release()
 
@@ -110,17 +186,31 @@ class VideoFileSource(Source):
 class CaptureSource(Source):
     """A live camera (``int`` device index) or network stream (RTSP/HTTP/... URL), through OpenCV.
 
-    Timestamps are the stream's when it has them, else seconds since the first frame by the wall clock. The stream
-    ends when the camera stops delivering frames.
+    Timestamps are the stream's when it has them, else seconds since the first frame by the wall clock. A stream
+    that stops delivering frames (a camera unplugged, an RTSP drop) is reopened after ``backoff`` seconds, doubling
+    up to ``max_backoff``, at most ``retries`` times in a row (``None``: forever, as an unattended station wants);
+    frame indices carry on across the gap. A stream that cannot be opened at all at the start is an error, because
+    that is a wrong device or URL far more often than a camera still booting.
     """
 
     live = True
 
-    def __init__(self, spec: int | str, *, grey: bool = True, source_id: str | None = None) -> None:
+    def __init__(
+        self, spec: int | str, *, grey: bool = True, source_id: str | None = None, retries: int | None = None,
+        backoff: float = 0.5, max_backoff: float = 30.0,
+    ) -> None:  # fmt: skip
+        if retries is not None and retries < 0:
+            raise InputError(f"source: expected retries >= 0 (or None for no limit), got {retries}")
+        if not 0 <= backoff <= max_backoff:
+            raise InputError(f"source: expected 0 <= backoff <= max_backoff, got {backoff} and {max_backoff}")
         self.spec = spec
         self.grey = grey
         self.id = source_id or (f"camera{spec}" if isinstance(spec, int) else str(spec))
         self.fps = None
+        self.retries = retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.reconnects = 0
 
     def _open(self) -> Any:
         import cv2
@@ -137,6 +227,30 @@ class CaptureSource(Source):
         self.fps = fps if 0 < fps < 1000 else None
         return cap
 
+    def _reopen(self, index: int) -> Any | None:
+        """Reopen after the stream stopped at frame ``index``, backing off; None when out of retries or stopped."""
+        delay = self.backoff
+        attempt = 0
+        log.warning("%s: stream stopped after frame %d; reopening it", self.id, index - 1)
+        while self.retries is None or attempt < self.retries:
+            if not self._sleep(delay):
+                return None
+            attempt += 1
+            try:
+                cap = self._open()
+            except InputError:
+                delay = min(2 * delay, self.max_backoff) if delay > 0 else 0.0
+                continue
+            self.reconnects += 1
+            self.report("reconnected", attempt, f"reopened after {attempt} attempt(s); frames carry on from {index}")
+            return cap
+        if self._stopped() or not attempt:
+            return None
+        raise InputError(
+            f"source: expected the stream to come back, got nothing in {attempt} attempt(s) after frame {index - 1}; "
+            "check the camera and its network, then rerun"
+        )
+
     def __iter__(self) -> Iterator[Frame]:
         import cv2
 
@@ -144,16 +258,25 @@ class CaptureSource(Source):
         try:
             index = 0
             began = time.monotonic()
+            last = -1.0
             while True:
                 ok, image = cap.read()
                 if not ok:
-                    break
+                    cap.release()
+                    cap = self._reopen(index)
+                    if cap is None:
+                        return
+                    continue
                 pts_ms = float(cap.get(cv2.CAP_PROP_POS_MSEC))
-                time_s = pts_ms / 1e3 if pts_ms > 0 else time.monotonic() - began
+                time_s = pts_ms / 1e3
+                if pts_ms <= 0 or time_s <= last:  # no stream clock, or it restarted with the stream
+                    time_s = time.monotonic() - began
+                last = time_s
                 yield Frame(self.id, index, time_s, np.asarray(to_grey(image, self.grey)))
                 index += 1
         finally:
-            cap.release()
+            if cap is not None:
+                cap.release()
 
 
 def read_image(path: str | Path, *, grey: bool = True) -> npt.NDArray[np.unsignedinteger]:
@@ -163,7 +286,10 @@ def read_image(path: str | Path, *, grey: bool = True) -> npt.NDArray[np.unsigne
     p = Path(path)
     if not p.is_file():
         raise InputError(f"image: expected an existing file, got {str(p)!r}; check the path")
-    image = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
+    try:
+        image = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
+    except cv2.error:  # some decoders raise instead of returning None (e.g. an image over OpenCV's pixel limit)
+        image = None
     if image is None:
         raise InputError(
             f"image: expected a file OpenCV can decode ({', '.join(IMAGE_SUFFIXES)}), got {str(p)!r}, which it "
@@ -206,11 +332,20 @@ class ImageSource(Source):
             if not files:
                 raise InputError(f"images: expected the pattern {str(spec)!r} to match image files, it matches none")
             return cls(files, grey=grey, source_id=str(spec))
+        read_image(p, grey=grey)  # one file: a bad one is an error now, not a source with no frames
         return cls([p], grey=grey, source_id=str(p))
 
     def __iter__(self) -> Iterator[Frame]:
         for index, path in enumerate(self.paths):
-            yield Frame(self.id, index, index / self.rate, read_image(path, grey=self.grey))
+            try:
+                image = read_image(path, grey=self.grey)
+            except InputError as err:
+                if len(self.paths) == 1:
+                    raise
+                # One bad file in a night's folder must not lose the others: skip it and say so.
+                self.report("skipped", 1, str(err))
+                continue
+            yield Frame(self.id, index, index / self.rate, image)
 
 
 class ArraySource(Source):
@@ -235,27 +370,34 @@ class ArraySource(Source):
                     f"source {self.id!r}: expected uint8 or uint16 frames, got {arr.dtype} at frame {index}; "
                     "scale and convert with .astype(np.uint8)"
                 )
-            yield Frame(self.id, index, index / self.rate, arr)
+            if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 3, 4)) or arr.size == 0:
+                raise InputError(
+                    f"source {self.id!r}: expected frames [H,W] or [H,W,3], got shape {arr.shape} at frame {index}"
+                )
+            yield Frame(self.id, index, index / self.rate, to_grey(arr, grey=False))
 
 
 SourceSpec = Source | str | Path | int | Iterable[npt.ArrayLike] | npt.NDArray[Any]
 
 
-def open_source(spec: SourceSpec, *, grey: bool = True, default_id: str = "array") -> Source:
+def open_source(
+    spec: SourceSpec, *, grey: bool = True, default_id: str = "array", retries: int | None = None
+) -> Source:
     """A :class:`Source` for ``spec``: a Source as is; an ``int`` (or digits) camera index; a URL; a video file;
-    an image file, directory or glob; a NumPy array or iterable of frames."""
+    an image file, directory or glob; a NumPy array or iterable of frames. ``retries`` applies to cameras and
+    URLs (see :class:`CaptureSource`)."""
     if isinstance(spec, Source):
         return spec
     if isinstance(spec, bool):
         raise InputError(f"source: expected a path, URL, camera index or frames, got {spec!r}")
     if isinstance(spec, int):
-        return CaptureSource(spec, grey=grey)
+        return CaptureSource(spec, grey=grey, retries=retries)
     if isinstance(spec, str | Path):
         text = str(spec)
         if text.isdigit():
-            return CaptureSource(int(text), grey=grey)
+            return CaptureSource(int(text), grey=grey, retries=retries)
         if text.lower().startswith(URL_SCHEMES):
-            return CaptureSource(text, grey=grey)
+            return CaptureSource(text, grey=grey, retries=retries)
         p = Path(text)
         if p.is_dir() or any(c in text for c in "*?["):
             return ImageSource.from_spec(text, grey=grey)
