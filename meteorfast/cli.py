@@ -210,6 +210,25 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_soak(args: argparse.Namespace) -> int:
+    from meteorfast.io import atomic_write_bytes
+    from meteorfast.soak import soak
+
+    def progress(msg: str) -> None:
+        print(f"meteorfast soak: {msg}", file=sys.stderr)
+
+    report = soak(
+        args.model or "default", sources=args.sources, seconds=args.seconds, fps=args.fps, mode=args.mode,
+        batch=args.batch, warmup_s=args.warmup, progress=progress,
+    )  # fmt: skip
+    report["command"] = "meteorfast " + " ".join(sys.argv[1:])
+    if args.json:
+        atomic_write_bytes(args.json, (json.dumps(report, indent=2) + "\n").encode())
+    summary = {k: v for k, v in report.items() if k not in ("rss_samples", "machine")}
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from meteorfast.demo import run_demo
 
@@ -468,6 +487,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--plot", default=None, help="write a PNG of frames/s against batch size")
     p.set_defaults(func=_cmd_bench)
+
+    p = sub.add_parser("soak", help="live synthetic cameras for a while; memory must stay flat, drops are counted")
+    p.add_argument("--model", default=None, help="an .onnx or .engine (default: the shipped model)")
+    p.add_argument("--sources", type=int, default=4, help="simulated 720p cameras (default 4)")
+    p.add_argument("--seconds", type=float, default=600.0, help="length of the run (default 600)")
+    p.add_argument("--fps", type=float, default=25.0, help="camera frame rate (default 25)")
+    p.add_argument("--mode", default="frame", choices=["frame", "stack"])
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--warmup", type=float, default=None, help="seconds of warm-up (default: a fifth of the run)")
+    p.add_argument("--json", default=None, metavar="PATH", help="also write the report (with RSS samples) here")
+    p.set_defaults(func=_cmd_soak)
 
     p = sub.add_parser("export", help="export a model to ONNX with the Grad-CAM outputs (needs the [train] extra)")
     p.add_argument("--arch", default="efficientnet_lite0", choices=ARCHS)

@@ -147,7 +147,14 @@ def _float_array(name: str, arr: object, ndim: int, allow_half: bool = True) -> 
     a = np.asarray(arr)
     kinds = (np.float32, np.float16) if allow_half else (np.float32,)
     if a.dtype == np.float64:
-        a = a.astype(np.float32)
+        with np.errstate(over="ignore"):
+            narrow = a.astype(np.float32)
+        if np.isinf(narrow).sum() > np.isinf(a).sum():
+            raise InputError(
+                f"{name}: expected values within float32 range (|v| < 3.4e38), got up to {np.nanmax(np.abs(a)):.3g}; "
+                "rescale the array"
+            )
+        a = narrow
     elif a.dtype not in kinds:
         raise InputError(
             f"{name}: expected {' or '.join(np.dtype(k).name for k in kinds)}, got {a.dtype}; "

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from meteorfast.errors import InputError
+from meteorfast.errors import InputError, NonFiniteError
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -44,11 +44,22 @@ def _half_lines(gap: int, arm: int, sigma: float, angles: int) -> tuple[tuple[Fl
 
 
 def _grey(frame: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
+    if frame.dtype.kind not in "uif":
+        raise InputError(f"refine: expected integer or float frames, got {frame.dtype}; convert with .astype")
+    if frame.size and frame.dtype.kind == "f" and not np.isfinite(frame).all():
+        raise NonFiniteError("refine: expected finite frames, got NaN or Inf; replace them with np.nan_to_num")
     if frame.ndim == 3 and frame.shape[2] in (3, 4):
         return frame[..., :3].mean(axis=2)  # type: ignore[no-any-return]
     if frame.ndim == 2:
         return frame
     raise InputError(f"refine: expected a frame [H,W] or [H,W,3|4], got shape {frame.shape}")
+
+
+def _real(name: str, value: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    a = np.asarray(value)
+    if a.dtype.kind not in "uif":
+        raise InputError(f"refine: expected real numbers for {name}, got {a.dtype}")
+    return a.astype(np.float64)
 
 
 def refine_points(
@@ -71,12 +82,15 @@ def refine_points(
     """
     import cv2
 
-    xs = np.asarray(x, np.float64).reshape(-1)
-    ys = np.asarray(y, np.float64).reshape(-1)
+    xs = _real("x", x).reshape(-1)
+    ys = _real("y", y).reshape(-1)
     n = len(frames)
     if xs.shape != (n,) or ys.shape != (n,):
         raise InputError(f"refine: expected x and y of shape ({n},) for {n} frames, got {xs.shape} and {ys.shape}")
-    cs = np.broadcast_to(np.asarray(cell, np.float64), (n, 2))
+    cell_arr = _real("cell", cell)
+    if cell_arr.shape not in ((2,), (n, 2)):
+        raise InputError(f"refine: expected cell of shape (2,) or ({n}, 2), got {cell_arr.shape}")
+    cs = np.broadcast_to(cell_arr, (n, 2))
     if not (np.all(np.isfinite(cs)) and np.all(cs > 0)):
         raise InputError(f"refine: expected positive finite cell sizes (cw, ch), got {cs[:3].tolist()}...")
     kernels = _half_lines(gap, arm, sigma, angles)

@@ -1,0 +1,155 @@
+"""Fuzzing (README, "Bad inputs and faults"): arbitrary shapes, dtypes and values into ``Detector.classify`` and
+every kernel entry point, and mutated bytes into the image and video loaders. Nothing may crash: every call
+returns a well-formed result or raises a MeteorfastError. Example counts bound the time these take in CI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import meteorfast.cam as mc
+from meteorfast.cam.refine import refine_points
+from meteorfast.detector import Detector
+from meteorfast.errors import MeteorfastError
+
+HERE = Path(__file__).resolve().parent
+DTYPES = [np.uint8, np.uint16, np.int8, np.int32, np.int64, np.float16, np.float32, np.float64, np.bool_,
+          np.complex64]  # fmt: skip
+FUZZ = settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+
+
+@st.composite
+def any_array(draw: st.DrawFn, max_dims: int = 5, max_side: int = 9) -> np.ndarray:
+    """Any dtype of DTYPES, 0..max_dims axes of 0..max_side, values anywhere in the type (NaN and Inf included)."""
+    dtype = np.dtype(draw(st.sampled_from(DTYPES)))
+    shape = tuple(draw(st.lists(st.integers(0, max_side), max_size=max_dims)))
+    return draw(hnp.arrays(dtype, shape))
+
+
+def outcome(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``fn``'s result, or None when it raised a MeteorfastError; anything else escapes and fails the test."""
+    try:
+        return fn(*args, **kwargs)
+    except MeteorfastError:
+        return None
+
+
+@st.composite
+def frame_batches(draw: st.DrawFn) -> object:
+    """What a user might pass to classify: an array [N,H,W(,C)] of any dtype, or a list of ragged frames."""
+    if draw(st.booleans()):
+        return draw(any_array(max_dims=5, max_side=12))
+    return draw(st.lists(any_array(max_dims=4, max_side=40), max_size=4))
+
+
+@FUZZ
+@given(frames=frame_batches(), tile=st.sampled_from([None, (16, 4)]))
+def test_classify_returns_or_raises(spot_model: Path, frames: object, tile: tuple[int, int] | None) -> None:
+    res = outcome(Detector(spot_model, batch_size=3, tile=tile).classify, frames)
+    if res is None:
+        return
+    n = len(frames)  # type: ignore[arg-type]
+    for name in ("prob", "x", "y", "peak"):
+        assert getattr(res, name).shape == (n,)
+        assert np.isfinite(getattr(res, name)).all(), name
+    assert ((res.prob >= 0) & (res.prob <= 1)).all()
+    assert res.cam.shape[0] == n
+
+
+@pytest.mark.parametrize("kernels", ["native", "reference"], indirect=True)
+@FUZZ
+@given(features=any_array(), grad=any_array(), weights=any_array(max_dims=3))
+def test_grad_cam_entry_points_return_or_raise(
+    kernels: str, features: np.ndarray, grad: np.ndarray, weights: np.ndarray
+) -> None:
+    for call in (lambda: mc.pool_gradients(grad), lambda: mc.grad_cam(features, grad),
+                 lambda: mc.grad_cam(features, weights=weights)):  # fmt: skip
+        out = outcome(call)
+        if out is not None:
+            assert np.isfinite(out).all()
+
+
+@pytest.mark.parametrize("kernels", ["native", "reference"], indirect=True)
+@FUZZ
+@given(
+    cam=any_array(max_dims=4), fmap=any_array(max_dims=4, max_side=30), grad=any_array(), geometry=any_array(3, 5),
+    size=st.tuples(st.floats(allow_nan=True), st.floats(allow_nan=True)), mode=st.sampled_from(["fused", "paper", "x"]),
+    radius=st.integers(-3, 12),
+)  # fmt: skip
+def test_localize_and_postprocess_return_or_raise(
+    kernels: str, cam: np.ndarray, fmap: np.ndarray, grad: np.ndarray, geometry: np.ndarray,
+    size: tuple[float, float], mode: str, radius: int,
+) -> None:  # fmt: skip
+    for geo in (None, geometry):
+        loc = outcome(mc.localize, cam, fmap, input_size=size, geometry=geo, mode=mode, radius=radius)
+        if loc is not None:
+            assert np.isfinite(np.concatenate([loc.x, loc.y, loc.peak])).all()
+        res = outcome(mc.postprocess, cam, grad, fmap, input_size=size, geometry=geo, mode=mode, radius=radius)
+        if res is not None:
+            assert np.isfinite(np.concatenate([res.x, res.y, res.peak])).all()
+
+
+@pytest.mark.parametrize("kernels", ["native", "reference"], indirect=True)
+@FUZZ
+@given(frames=any_array(max_dims=4, max_side=6), extra=any_array(max_dims=3, max_side=6))
+def test_stacking_returns_or_raises(kernels: str, frames: np.ndarray, extra: np.ndarray) -> None:
+    res = outcome(mc.stack, frames)
+    if res is not None:
+        assert res.candidate.shape == frames.shape[1:]
+        assert (res.candidate <= res.max).all()
+    stacker = outcome(mc.Stacker, frames.shape[1:], frames.dtype)
+    if stacker is not None:
+        for frame in (*(frames[:3] if frames.ndim else ()), extra):
+            outcome(stacker.add, frame)
+        outcome(stacker.result)
+
+
+@FUZZ
+@given(frames=st.lists(any_array(max_dims=3, max_side=30), max_size=3), x=any_array(1, 4), y=any_array(1, 4),
+       cell=any_array(2, 3))  # fmt: skip
+def test_refine_points_returns_or_raises(
+    frames: list[np.ndarray], x: np.ndarray, y: np.ndarray, cell: np.ndarray
+) -> None:
+    res = outcome(refine_points, frames, x, y, cell)
+    if res is not None:
+        assert res[0].shape == res[1].shape == (len(frames),)
+
+
+@pytest.fixture
+def kernels(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("METEORFAST_KERNELS", request.param)
+    return str(request.param)
+
+
+def test_mutated_image_and_video_files_never_crash_the_loaders(tmp_path: Path) -> None:
+    """Byte mutations (flips, cuts, splices, repeats) of valid PNG, 16-bit TIFF, JPEG, MJPEG AVI and MP4 files,
+    decoded through ``open_source`` and iterated. Runs in a child process so that a crash in a decoder shows up
+    as this test failing with the input that caused it, not as a dead test run."""
+    examples = 1500
+    out = subprocess.run(
+        [sys.executable, str(HERE / "fuzz_loaders.py"), str(tmp_path), str(examples)], capture_output=True,
+        text=True, timeout=900, cwd=tempfile.gettempdir(), env={**os.environ, "OPENCV_LOG_LEVEL": "FATAL",
+                                                                  "OPENCV_FFMPEG_LOGLEVEL": "-8"},
+    )  # fmt: skip
+    last = tmp_path / "current"
+    assert out.returncode == 0, (
+        f"exit {out.returncode}; input: {last.read_text() if last.exists() else '?'}\n{out.stdout[-2000:]}"
+        f"\n{out.stderr[-4000:]}"
+    )
+    stats = dict(line.split("=", 1) for line in out.stdout.split() if "=" in line)
+    assert int(stats["examples"]) >= examples
+    assert int(stats["decoded"]) > 0  # some mutants still decode: the fuzz reaches past the file headers
+    assert int(stats["refused"]) > 0
