@@ -168,7 +168,7 @@ class OutputWriter:
         for name in ("events.jsonl", "sources.jsonl", "frames.jsonl"):
             path = self.out / name
             if path.exists() or name != "frames.jsonl":
-                kept = [r for r in read_jsonl(path) if r.get("source") in self.completed]
+                kept = [r for r in read_jsonl(path) if r.get("source") in self.completed] if resume else []
                 atomic_write_bytes(path, "".join(json.dumps(r) + "\n" for r in kept).encode())
         self._events_file = self._open_append("events.jsonl")
         self._sources_file = self._open_append("sources.jsonl")

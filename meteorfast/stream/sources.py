@@ -37,6 +37,8 @@ be decoded and were left out) or ``"reconnected"`` (a live stream came back afte
 
 #: A video read that fails this many times in a row, before the frame count the container gives, ends the file.
 MAX_CONSECUTIVE_DECODE_ERRORS = 25
+#: Frames a video may end short of its container's frame count without being reported as truncated.
+COUNT_SLACK = 2
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".m4v", ".webm", ".mpg", ".mpeg", ".ts", ".h264", ".264")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".pgm", ".webp")
@@ -173,8 +175,10 @@ class VideoFileSource(Source):
                 last_pts = max(last_pts, pts_ms)
                 yield Frame(self.id, index, time_s, np.asarray(to_grey(image, self.grey)))
                 index += 1
-            if self.frame_count is not None and index < self.frame_count and not self._stopped():
-                missing = self.frame_count - index
+            missing = 0 if self.frame_count is None else self.frame_count - index
+            # Containers that only estimate their frame count (from duration x fps: MKV, WebM, TS) can be a frame or
+            # two over; only a larger gap means frames were lost.
+            if missing > COUNT_SLACK and not self._stopped():
                 self.report(
                     "skipped", missing, f"ended after {index} of the {self.frame_count} frames the container lists; "
                     f"{missing} could not be decoded (a truncated or damaged file)",
