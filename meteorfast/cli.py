@@ -119,34 +119,31 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     from meteorfast.stream.outputs import OutputWriter
     from meteorfast.stream.sources import open_source
 
-    detector = _detector(args)
     if args.resume and not args.out:
         raise InputError("detect: --resume continues the run in --out DIR; give --out")
+    # The model and the sources are checked before --out is touched: a typo must not cost an earlier run's files.
+    detector = _detector(args).open()
+    opened, unopened = [], {}
+    for spec in args.sources:
+        try:
+            opened.append(open_source(spec, retries=args.retries))
+        except MeteorfastError as err:
+            if len(args.sources) == 1:
+                raise
+            # A bad source among good ones must not cost the night's other cameras: report it and go on.
+            unopened[spec] = str(err)
+            print(f"meteorfast: error: {err}", file=sys.stderr)
+    if not opened:
+        raise InputError(f"detect: expected at least one source that opens, got {len(unopened)} that do not (above)")
     writer = (
         OutputWriter(args.out, frames=args.save_frames, overlays=args.save_overlays, clips=args.save_clips,
                      resume=args.resume)
         if args.out
         else None
     )  # fmt: skip
-    # A bad source among good ones must not cost the night's other cameras: report it and go on.
-    sources, unopened, resumed = [], {}, []
-    for spec in args.sources:
-        try:
-            src = open_source(spec, retries=args.retries)
-        except MeteorfastError as err:
-            if len(args.sources) == 1:
-                raise
-            unopened[spec] = str(err)
-            print(f"meteorfast: error: {err}", file=sys.stderr)
-            continue
-        if writer is not None and src.id in writer.completed:
-            resumed.append(src.id)
-        else:
-            sources.append(src)
-    if not sources and not resumed:
-        if writer is not None:
-            writer.close()
-        raise InputError(f"detect: expected at least one source that opens, got {len(unopened)} that do not (above)")
+    done = writer.completed if writer is not None else set()
+    sources = [s for s in opened if s.id not in done]
+    resumed = [s.id for s in opened if s.id in done]
     bars = {
         s.id: tqdm(total=s.frame_count, desc=s.id[-32:], unit="frame", position=i, leave=False, disable=None)
         for i, s in enumerate(sources)

@@ -431,3 +431,9 @@ def test_a_run_without_resume_starts_afresh(tmp_path: Path, spot_model: Path) ->
         assert run("detect", str(video), "--model", str(spot_model), "--out", str(tmp_path / "o")).returncode == 0
     assert len((tmp_path / "o" / "events.jsonl").read_text().splitlines()) == 1
     assert len((tmp_path / "o" / "sources.jsonl").read_text().splitlines()) == 1
+    # A run that cannot start (a typo in the source, a bad model) leaves the earlier run's files alone.
+    before = {p.name: p.read_bytes() for p in (tmp_path / "o").iterdir() if p.is_file()}
+    for bad in (["detect", str(tmp_path / "typo.avi"), "--model", str(spot_model)],
+                ["detect", str(video), "--model", str(tmp_path / "none.onnx")]):  # fmt: skip
+        assert run(*bad, "--out", str(tmp_path / "o")).returncode == 2
+        assert {p.name: p.read_bytes() for p in (tmp_path / "o").iterdir() if p.is_file()} == before
