@@ -131,3 +131,25 @@ def test_video_frames_catch_the_meteor_in_flight() -> None:
     assert lengths(video).max() < 800 * 0.5 / 25 + 3  # the fastest meteor's path in one 1/25 s exposure
     with pytest.raises(InputError, match="video_fraction"):
         list(sample(1, 0, video_fraction=1.5))
+
+
+def test_video_codec_freezes_static_blocks_between_i_frames_and_refreshes_moving_ones() -> None:
+    from meteorfast.synth.render import BLOCK, _video_codec
+
+    rng = np.random.default_rng(0)
+    base = rng.normal(40, 5, (64, 96))
+    frames = np.stack([base + rng.normal(0, 0.5, base.shape) for _ in range(30)]).clip(0, 255).astype(np.uint8)
+    for i in range(30):  # a bright 6 px square moving 3 px per frame along row 20
+        frames[i, 20:26, 3 * i : 3 * i + 6] = 250
+    out = _video_codec(frames, np.random.default_rng(7))
+    i_frames = [i for i in range(30) if np.array_equal(out[i], frames[i])]
+    assert i_frames[0] == 0
+    assert len(i_frames) >= 1
+    gop_end = i_frames[1] if len(i_frames) > 1 else 30
+    for i in range(1, gop_end):
+        # The sky far from the square is frozen at the I-frame (its noise is below the skip threshold) ...
+        np.testing.assert_array_equal(out[i, 40:], out[0, 40:])
+        # ... while the square's pixels are sent again: they are where the square is now.
+        assert (out[i, 20:26, 3 * i : 3 * i + 6] == 250).all()
+    changed = np.argwhere(out[1] != out[0])
+    assert (changed[:, 0] // BLOCK == 20 // BLOCK).all()  # only the square's row of blocks changed

@@ -6,7 +6,9 @@ for meteors the streak's segment in each frame, in frame coordinates (pixel ``(r
 its centre is ``(c + 0.5, r + 0.5)``, as for every point meteorfast locates).
 
 * Sky: background, gradient, light-pollution glow, twilight, vignetting. Stars: magnitude distribution, Gaussian
-  PSF, scintillation. Sensor: shot and read noise, hot pixels, H.264-like block artefacts (a JPEG round trip).
+  PSF, scintillation. Sensor: shot and read noise, hot pixels, H.264-like block artefacts (a JPEG round trip per
+  frame) and, in 75 % of 8-bit clips, video coding in time: I-frames every 10-50 frames with skip blocks between
+  them, so static scenery freezes and then jumps, as in station cameras' streams.
 * Scenery: the Moon and its halo, horizon, buildings and trees as silhouettes, a station label and a timestamp.
 * Meteors: straight or slightly curved streaks with a Gaussian cross-section, a light curve with flares,
   fragmentation and wake, motion within the exposure; fireballs that brighten the sky; faint ones near the noise.

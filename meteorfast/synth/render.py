@@ -244,7 +244,7 @@ class _Scene:
             poly = np.round(np.array(pts)).astype(np.int32)
             part = np.zeros((h, w), np.uint8)
             cv2.fillPoly(part, [poly], 1)
-            level = rng.uniform(60, 250)
+            level = rng.uniform(60, 340)  # above 255: saturated, like a housing lit by the city
             shade = level * (1 - rng.uniform(0, 0.4) * np.linspace(0, 1, w, dtype=np.float32))[None, :]
             value = np.where(part > 0, shade, value).astype(np.float32)
             for _ in range(int(rng.integers(0, 4))):
@@ -539,6 +539,45 @@ def _stable_rng(seed: int, *keys: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, *keys]))
 
 
+#: Share of 8-bit compressed clips that go through the temporal codec model (the rest are like RMS's raw frames).
+VIDEO_CODEC_SHARE = 0.75
+BLOCK = 16
+
+
+def _video_codec(frames: npt.NDArray[np.uint8], rng: np.random.Generator) -> npt.NDArray[np.uint8]:
+    """Low-bitrate video coding in time, as in the H.264 / MPEG-4 streams of station cameras (``frames`` and the
+    result: uint8 ``[T,H,W]``). An I-frame every ``gop`` frames is taken whole. In between, a 16x16 block is sent
+    again only when it differs from the decoded previous frame by more than ``tau`` DN on average (1.2-2.5 times
+    the clip's typical frame-to-frame difference); otherwise the decoder repeats it (a skip block). So static sky
+    and scenery freeze between I-frames and jump at each one
+    (which lights the edges of a bright housing in ``max - mean`` stacks), while moving things refresh their
+    blocks and faint ones can be lost, as in real streams."""
+    gop = int(rng.choice([10, 12, 15, 25, 50]))
+    phase = int(rng.integers(0, gop))
+    t, h, w = frames.shape
+    hb, wb = -(-h // BLOCK), -(-w // BLOCK)
+    pad = ((0, hb * BLOCK - h), (0, wb * BLOCK - w))
+
+    def sad(a: npt.NDArray[np.uint8], b: npt.NDArray[np.uint8]) -> npt.NDArray[np.float64]:
+        diff = np.abs(a.astype(np.int16) - b.astype(np.int16))
+        return np.asarray(np.pad(diff, pad).reshape(hb, BLOCK, wb, BLOCK).mean(axis=(1, 3)), np.float64)
+
+    # Rate control spends the bits on what changes: the threshold sits above this clip's frame-to-frame noise,
+    # so noisy sky is skipped as readily as clean sky.
+    tau = float(np.median(sad(frames[min(1, t - 1)], frames[0]))) * float(rng.uniform(1.2, 2.5)) + 0.5
+    out = np.empty_like(frames)
+    ref = frames[0].copy()
+    for i in range(t):
+        frame = frames[i]
+        if i and (i + phase) % gop:
+            send = np.repeat(np.repeat(sad(frame, ref) > tau, BLOCK, 0), BLOCK, 1)[:h, :w]
+            np.copyto(ref, frame, where=send)
+        else:
+            ref = frame.copy()
+        out[i] = ref
+    return out
+
+
 def render_clip(seed: int, n_frames: int = 25, kind: str | None = None, config: SimConfig | None = None) -> SimClip:
     """``n_frames`` video frames of one scene at ``config.fps``; ``kind`` None draws one at random."""
     cfg = config or SimConfig()
@@ -566,6 +605,9 @@ def render_clip(seed: int, n_frames: int = 25, kind: str | None = None, config: 
         img = _post(img, scene, kind, _stable_rng(post_seed, i), t0, t1)
         frames[i] = scene.finish(img, t0, frame_rng)
         segments.append(seg)
+    codec_rng = _stable_rng(seed, 3)  # its own stream: the scene and events draw exactly what they did before
+    if cfg.compress and cfg.bits == 8 and n_frames > 1 and codec_rng.random() < VIDEO_CODEC_SHARE:
+        frames = _video_codec(frames, codec_rng)
     meteor = kind in METEOR_KINDS
     truth = Truth(int(meteor), kind, None if meteor or kind == "clean" else kind, tuple(segments))
     return SimClip(frames, truth, cfg.fps)
