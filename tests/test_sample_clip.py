@@ -47,8 +47,9 @@ def test_the_model_is_shipped_with_its_card() -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="the shipped model also fires on the camera housing's edges, which flicker in max - mean under H.264, "
-    "so the quiet windows form a second event (MODEL_CARD.md, known failures); issue 5 stays open for this",
+    reason="the shipped model also fires on the camera housing's edges, which step at every H.264 I-frame and so "
+    "light up in max - mean, and the quiet windows form a second event (MODEL_CARD.md, known failures); issue 5 "
+    "stays open for this",
 )
 def test_stack_mode_finds_exactly_one_event_along_the_streak() -> None:
     events = Detector(mode="stack", window=25).detect(str(SAMPLE_VIDEO))
