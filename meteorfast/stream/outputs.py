@@ -164,7 +164,7 @@ class OutputWriter:
         self.completed: set[str] = set()
         if resume:
             done = read_jsonl(self.out / "sources.jsonl")
-            self.completed = {r["source"] for r in done if r.get("status") == "complete"}
+            self.completed = {str(r.get("source")) for r in done if r.get("status") == "complete"}
         for name in ("events.jsonl", "sources.jsonl", "frames.jsonl"):
             path = self.out / name
             if path.exists() or name != "frames.jsonl":
