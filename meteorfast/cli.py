@@ -71,6 +71,7 @@ def _detector(args: argparse.Namespace) -> Any:
     return Detector(
         model=args.model or "default", backend=args.backend, batch_size=args.batch, mode=args.mode,
         window=args.window, tile=args.tile, threshold=args.threshold, localize=args.localize, stride=args.stride,
+        mask=args.mask,
     )  # fmt: skip
 
 
@@ -453,6 +454,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", default="frame", choices=["frame", "stack"], help="single frames or max-mean windows")
     p.add_argument("--window", type=int, default=25, help="frames per stacked window (stack mode, default 25)")
     p.add_argument("--stride", type=int, default=None, help="frames between window starts (default: the window)")
+    p.add_argument("--mask", default=None,
+                   help="station mask image (as GMN's mask.bmp): zero pixels (housing, text) are ignored")  # fmt: skip
     p.add_argument("--tile", type=_tile, default=None, help="SIZE[,OVERLAP]: native-resolution tiles of big frames")
     p.add_argument("--threshold", type=float, default=None, help="meteor probability threshold (default: model's)")
     p.add_argument("--localize", default="fused", choices=["fused", "paper"])

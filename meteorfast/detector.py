@@ -139,6 +139,9 @@ class Detector:
       streak within its first-layer cell on the frame itself; ``resize``: ``stretch`` or ``letterbox``.
     - ``queue_depth``: items buffered per source (default ``2 * batch_size``); ``push_timeout_s``: how long a partly
       filled batch waits for more; ``max_gap``: missed frames bridged inside one event.
+    - ``mask``: the station's mask, as GMN stations keep one (``mask.bmp``): an image file or array of the frames'
+      size, non-zero where the sky is searched, zero over what is to be ignored (the camera's housing, buildings,
+      the timestamp). Ignored pixels are set to the mean of the rest before classification, in both modes.
     """
 
     def __init__(
@@ -159,6 +162,7 @@ class Detector:
         push_timeout_s: float = 0.05,
         max_gap: int = 1,
         threads: int | None = None,
+        mask: str | Path | npt.ArrayLike | None = None,
     ) -> None:
         if batch_size < 1:
             raise InputError(f"Detector: expected batch_size >= 1, got {batch_size}")
@@ -194,6 +198,8 @@ class Detector:
         self.threads = threads
         if max_gap < 0:
             raise InputError(f"Detector: expected max_gap >= 0 frames, got {max_gap}")
+        self.mask = _load_mask(mask)
+        self._mask_u8: npt.NDArray[np.uint8] | None = None
         self._threshold_arg = threshold
         # The model's own threshold (``meteorfast.threshold`` in its metadata) replaces this when it opens.
         self.threshold = threshold if threshold is not None else DEFAULT_THRESHOLD
@@ -297,12 +303,34 @@ class Detector:
         self.times.add("preprocess", time.perf_counter() - began, 1)
         return inputs, geo
 
+    def _masked(self, image: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        """``image`` with the mask's ignored pixels set to the mean of the searched ones (a copy; as is without a
+        mask)."""
+        keep = self.mask
+        if keep is None:
+            return image
+        if image.shape[:2] != keep.shape:
+            raise InputError(
+                f"mask: expected frames of the mask's size {keep.shape[1]}x{keep.shape[0]}, got "
+                f"{image.shape[1]}x{image.shape[0]}; give each camera its own Detector and mask"
+            )
+        import cv2
+
+        if self._mask_u8 is None or self._mask_u8.shape != keep.shape:
+            self._mask_u8 = keep.astype(np.uint8)
+        channels = image.shape[2] if image.ndim == 3 else 1
+        fill = np.round(cv2.mean(image, mask=self._mask_u8)[:channels]).astype(image.dtype)
+        out = image.copy()
+        out[~keep] = fill if image.ndim == 3 else fill[0]
+        return out
+
     def _items(self, frames: Iterator[Frame]) -> Iterator[Item]:
         """Frames of one source -> inference items (frames, or stacked windows)."""
         if self.mode == "frame":
             for seq, f in enumerate(frames):
-                inputs, geo = self._prepare_image(f.image)
-                yield Item(f.source, seq, f.index, f.index, f.time_s, f.time_s, f.image, inputs, geo)
+                image = self._masked(f.image)
+                inputs, geo = self._prepare_image(image)
+                yield Item(f.source, seq, f.index, f.index, f.time_s, f.time_s, image, inputs, geo)
             return
         yield from self._windows(frames)
 
@@ -337,7 +365,7 @@ class Detector:
 
     def _window_item(self, st: Any, first: Frame, last: Frame, seq: int) -> Item:
         began = time.perf_counter()
-        candidate = st.result().candidate
+        candidate = self._masked(st.result().candidate)
         self.times.add("stack", time.perf_counter() - began, 0)
         inputs, geo = self._prepare_image(candidate)
         return Item(first.source, seq, first.index, last.index, first.time_s, last.time_s, candidate, inputs, geo)
@@ -436,7 +464,8 @@ class Detector:
         batch = _as_frames(frames)
         with self._lock:
             items = []
-            for i, image in enumerate(batch):
+            for i, frame in enumerate(batch):
+                image = self._masked(frame)
                 inputs, geo = self._prepare_image(image)
                 items.append(Item("classify", i, i, i, 0.0, 0.0, image, inputs, geo))
             results: list[FrameResult] = []
@@ -530,6 +559,28 @@ class Detector:
                 on_result(r)
         emit(builder.flush())
         return events
+
+
+def _load_mask(mask: str | Path | npt.ArrayLike | None) -> npt.NDArray[np.bool_] | None:
+    """A station mask -> ``bool [H,W]``, True where the sky is searched; None without one."""
+    if mask is None:
+        return None
+    if isinstance(mask, str | Path):
+        from meteorfast.stream.sources import read_image
+
+        arr = read_image(mask)
+    else:
+        arr = np.asarray(mask)
+    if arr.ndim == 3:
+        arr = arr.max(axis=2)
+    if arr.ndim != 2 or arr.size == 0 or arr.dtype.kind not in "biuf":
+        raise InputError(
+            f"mask: expected an image [H,W] (non-zero = search, zero = ignore), got {arr.dtype} {arr.shape}"
+        )
+    keep = np.asarray(arr != 0)
+    if not keep.any():
+        raise InputError("mask: expected some pixels to search (non-zero), got a mask that ignores the whole frame")
+    return keep
 
 
 def _as_frames(frames: npt.ArrayLike | Sequence[npt.ArrayLike]) -> list[npt.NDArray[Any]]:

@@ -397,3 +397,34 @@ def test_capture_sources_are_live_and_say_what_failed(spot_model: Path) -> None:
     assert [f.time_s for f in frames] == sorted(f.time_s for f in frames)
     with pytest.raises(InputError, match="stream URL OpenCV can open"):
         list(CaptureSource("rtsp://127.0.0.1:9/none"))
+
+
+def test_a_station_mask_hides_what_it_covers_in_both_modes(spot_model: Path, tmp_path: Path) -> None:
+    frame = sky((360, 640), 3)
+    cv2.circle(frame, (100, 60), 3, 250, -1)  # the housing's glint: brighter, and masked below
+    cv2.circle(frame, (500, 300), 3, 200, -1)
+    mask = np.full((360, 640), 255, np.uint8)
+    mask[:120, :200] = 0
+    cv2.imwrite(str(tmp_path / "mask.png"), mask)
+    plain = Detector(spot_model).classify(frame[None])
+    assert plain.prob[0] == pytest.approx(250 / 255, abs=2 / 255)
+    masked = Detector(spot_model, mask=tmp_path / "mask.png").classify(frame[None])
+    assert masked.prob[0] == pytest.approx(200 / 255, abs=2 / 255)
+    assert (masked.x[0], masked.y[0]) == pytest.approx((500.5, 300.5), abs=2)
+    # Stack mode: a flash inside the masked corner is no event; one outside it is.
+    clip = np.stack([sky((360, 640), 10 + i) for i in range(20)])
+    cv2.circle(clip[4], (120, 40), 4, 255, -1)
+    cv2.circle(clip[14], (400, 200), 4, 255, -1)
+    det = Detector(spot_model, mode="stack", window=10, threshold=0.5, mask=mask)
+    events = det.detect(ArraySource(clip, source_id="cam"))
+    assert [(e.start_frame, e.end_frame) for e in events] == [(10, 19)]
+    assert (events[0].x, events[0].y) == pytest.approx((400.5, 200.5), abs=3)
+
+
+def test_bad_masks_are_refused(spot_model: Path, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="some pixels to search"):
+        Detector(spot_model, mask=np.zeros((8, 8), np.uint8))
+    with pytest.raises(InputError, match="expected an existing file"):
+        Detector(spot_model, mask=tmp_path / "none.bmp")
+    with pytest.raises(InputError, match=r"mask's size 16x8, got 640x360"):
+        Detector(spot_model, mask=np.ones((8, 16), np.uint8)).classify(sky((360, 640), 1)[None])

@@ -66,6 +66,21 @@ def test_stack_mode_finds_exactly_one_event_along_the_streak() -> None:
     assert ev.line.y1 > ev.line.y0
 
 
+def test_with_a_mask_over_the_housing_stack_mode_finds_one_event_on_the_streak() -> None:
+    """What a station does about its housing: mask it (the top-left housing and the bottom-left corner)."""
+    mask = np.full((720, 1280), 255, np.uint8)
+    mask[:380, :300] = 0
+    mask[650:, :330] = 0
+    events = Detector(mode="stack", window=25, mask=mask).detect(str(SAMPLE_VIDEO))
+    assert len(events) == 1, [(e.start_frame, e.end_frame, e.peak_prob) for e in events]
+    (ev,) = events
+    first, last = SAMPLE_EVENT_FRAMES
+    assert first <= ev.start_frame + 25  # the first window that holds most of the meteor, 50-74
+    assert ev.end_frame <= last
+    for p in ev.track:
+        assert point_to_segment(p.x, p.y, SAMPLE_STREAK) <= 2, p
+
+
 def test_demo_writes_the_meteor_event_and_its_overlay(tmp_path: Path) -> None:
     out = subprocess.run(
         [sys.executable, "-m", "meteorfast.cli", "demo", "--out", str(tmp_path / "demo")], capture_output=True,
