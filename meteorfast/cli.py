@@ -581,7 +581,7 @@ class _WarningLine(logging.Handler):
 def _few_malloc_arenas() -> None:
     """Cap glibc's malloc arenas at 2, as MALLOC_ARENA_MAX=2 would (unless the user set it). Reader threads allocate
     each decoded frame and the inference thread frees it; with an arena per thread, that pattern fragments memory
-    and a 10-minute 4-camera soak grew 83 MiB after warm-up, against none with 2 arenas (benchmarks/RESULTS.md)."""
+    and a 10-minute 4-camera soak drifted +30 MiB after warm-up, against none with 2 arenas (benchmarks/RESULTS.md)."""
     if "MALLOC_ARENA_MAX" in os.environ or not sys.platform.startswith("linux"):
         return
     import ctypes

@@ -22,11 +22,11 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from meteorfast.errors import EngineMismatchError, InputError, NonFiniteError
+from meteorfast.errors import EngineMismatchError, InputError
 from meteorfast.preprocess import Preprocessor, ResizeMode
 from meteorfast.stream.events import Event, EventBuilder
 from meteorfast.stream.pipeline import Batcher, Item, Reader, SourceStats
-from meteorfast.stream.sources import Frame, Source, SourceSpec, open_source, to_grey
+from meteorfast.stream.sources import Frame, Source, SourceSpec, check_frame, open_source, to_grey
 
 Mode = Literal["frame", "stack"]
 LocalizeMode = Literal["fused", "paper"]
@@ -199,7 +199,9 @@ class Detector:
         if max_gap < 0:
             raise InputError(f"Detector: expected max_gap >= 0 frames, got {max_gap}")
         self.mask = _load_mask(mask)
-        self._mask_u8: npt.NDArray[np.uint8] | None = None
+        # Derived once: cv2.mean wants a uint8 mask, and the fill goes where the mask is zero.
+        self._mask_u8 = None if self.mask is None else self.mask.astype(np.uint8)
+        self._ignored = None if self.mask is None else ~self.mask
         self._threshold_arg = threshold
         # The model's own threshold (``meteorfast.threshold`` in its metadata) replaces this when it opens.
         self.threshold = threshold if threshold is not None else DEFAULT_THRESHOLD
@@ -306,8 +308,8 @@ class Detector:
     def _masked(self, image: npt.NDArray[Any]) -> npt.NDArray[Any]:
         """``image`` with the mask's ignored pixels set to the mean of the searched ones (a copy; as is without a
         mask)."""
-        keep = self.mask
-        if keep is None:
+        keep, ignored = self._mask_u8, self._ignored
+        if keep is None or ignored is None:
             return image
         if image.shape[:2] != keep.shape:
             raise InputError(
@@ -316,12 +318,10 @@ class Detector:
             )
         import cv2
 
-        if self._mask_u8 is None or self._mask_u8.shape != keep.shape:
-            self._mask_u8 = keep.astype(np.uint8)
         channels = image.shape[2] if image.ndim == 3 else 1
-        fill = np.round(cv2.mean(image, mask=self._mask_u8)[:channels]).astype(image.dtype)
+        fill = np.round(cv2.mean(image, mask=keep)[:channels]).astype(image.dtype)
         out = image.copy()
-        out[~keep] = fill if image.ndim == 3 else fill[0]
+        out[ignored] = fill if image.ndim == 3 else fill[0]
         return out
 
     def _items(self, frames: Iterator[Frame]) -> Iterator[Item]:
@@ -601,20 +601,7 @@ def _as_frames(frames: npt.ArrayLike | Sequence[npt.ArrayLike]) -> list[npt.NDAr
     if not batch:
         raise InputError("classify: expected at least one frame, got an empty batch")
     for i, f in enumerate(batch):
-        if f.dtype.kind in "fc" and f.size and not np.isfinite(f).all():
-            raise NonFiniteError(
-                f"classify: expected finite uint8 or uint16 frames, got {f.dtype} with NaN or Inf at frame {i}; "
-                "replace them (np.nan_to_num), scale to 0..255 and convert with .astype(np.uint8)"
-            )
-        if f.dtype not in (np.uint8, np.uint16):
-            raise InputError(
-                f"classify: expected uint8 or uint16 frames, got {f.dtype} at frame {i}; scale floats to 0..255 "
-                "and convert with .astype(np.uint8)"
-            )
-        if f.ndim not in (2, 3) or (f.ndim == 3 and f.shape[2] not in (1, 3, 4)) or f.size == 0:
-            raise InputError(f"classify: expected a frame [H,W] or [H,W,3], got shape {f.shape} at frame {i}")
-        if f.ndim == 3 and f.shape[2] == 1:
-            batch[i] = f[:, :, 0]
+        batch[i] = check_frame(f, "classify", i)
     return batch
 
 

@@ -155,7 +155,6 @@ class OutputWriter:
                 f"--out: expected a writable directory, got {str(self.out)!r} ({err.strerror or err}); choose "
                 "another directory or fix its permissions"
             ) from err
-        self.events: list[Event] = []
         self.overlays = overlays
         self.clips = clips
         self.pre, self.post, self.clip_fps = pre, post, clip_fps
@@ -237,7 +236,6 @@ class OutputWriter:
     # ------------------------------------------------------------ events
 
     def on_event(self, event: Event) -> None:
-        self.events.append(event)
         self._events_file.append(event.to_json(), sync=True)
         st = self._source(event.source)
         if self.overlays and st.best is not None:

@@ -25,7 +25,7 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from meteorfast.errors import InputError
+from meteorfast.errors import InputError, NonFiniteError
 
 T = TypeVar("T")
 
@@ -105,6 +105,24 @@ def to_grey(image: npt.NDArray[Any], grey: bool = True) -> npt.NDArray[Any]:
         code = cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY
         return np.asarray(cv2.cvtColor(image, code))
     return image
+
+
+def check_frame(frame: npt.NDArray[Any], where: str, index: int) -> npt.NDArray[np.unsignedinteger]:
+    """``frame`` as meteorfast takes it: uint8|uint16 ``[H,W]`` or ``[H,W,3|4]`` (``[H,W,1]`` becomes ``[H,W]``), or
+    an error naming ``where`` and the frame's ``index``."""
+    if frame.dtype.kind in "fc" and frame.size and not np.isfinite(frame).all():
+        raise NonFiniteError(
+            f"{where}: expected finite uint8 or uint16 frames, got {frame.dtype} with NaN or Inf at frame {index}; "
+            "replace them (np.nan_to_num), scale to 0..255 and convert with .astype(np.uint8)"
+        )
+    if frame.dtype not in (np.uint8, np.uint16):
+        raise InputError(
+            f"{where}: expected uint8 or uint16 frames, got {frame.dtype} at frame {index}; scale floats to 0..255 "
+            "and convert with .astype(np.uint8)"
+        )
+    if frame.ndim not in (2, 3) or (frame.ndim == 3 and frame.shape[2] not in (1, 3, 4)) or frame.size == 0:
+        raise InputError(f"{where}: expected a frame [H,W] or [H,W,3], got shape {frame.shape} at frame {index}")
+    return to_grey(frame, grey=False)
 
 
 class VideoFileSource(Source):
@@ -368,17 +386,7 @@ class ArraySource(Source):
 
     def __iter__(self) -> Iterator[Frame]:
         for index, image in enumerate(self.frames):
-            arr = np.asarray(image)
-            if arr.dtype not in (np.uint8, np.uint16):
-                raise InputError(
-                    f"source {self.id!r}: expected uint8 or uint16 frames, got {arr.dtype} at frame {index}; "
-                    "scale and convert with .astype(np.uint8)"
-                )
-            if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 3, 4)) or arr.size == 0:
-                raise InputError(
-                    f"source {self.id!r}: expected frames [H,W] or [H,W,3], got shape {arr.shape} at frame {index}"
-                )
-            yield Frame(self.id, index, index / self.rate, to_grey(arr, grey=False))
+            yield Frame(self.id, index, index / self.rate, check_frame(np.asarray(image), f"source {self.id!r}", index))
 
 
 SourceSpec = Source | str | Path | int | Iterable[npt.ArrayLike] | npt.NDArray[Any]
