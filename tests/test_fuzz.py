@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -69,7 +68,6 @@ def test_classify_returns_or_raises(spot_model: Path, frames: object, tile: tupl
     assert res.cam.shape[0] == n
 
 
-@pytest.mark.parametrize("kernels", ["native", "reference"], indirect=True)
 @FUZZ
 @given(features=any_array(), grad=any_array(), weights=any_array(max_dims=3))
 def test_grad_cam_entry_points_return_or_raise(
@@ -82,7 +80,6 @@ def test_grad_cam_entry_points_return_or_raise(
             assert np.isfinite(out).all()
 
 
-@pytest.mark.parametrize("kernels", ["native", "reference"], indirect=True)
 @FUZZ
 @given(
     cam=any_array(max_dims=4), fmap=any_array(max_dims=4, max_side=30), grad=any_array(), geometry=any_array(3, 5),
@@ -102,7 +99,6 @@ def test_localize_and_postprocess_return_or_raise(
             assert np.isfinite(np.concatenate([res.x, res.y, res.peak])).all()
 
 
-@pytest.mark.parametrize("kernels", ["native", "reference"], indirect=True)
 @FUZZ
 @given(frames=any_array(max_dims=4, max_side=6), extra=any_array(max_dims=3, max_side=6))
 def test_stacking_returns_or_raises(kernels: str, frames: np.ndarray, extra: np.ndarray) -> None:
@@ -126,12 +122,6 @@ def test_refine_points_returns_or_raises(
     res = outcome(refine_points, frames, x, y, cell)
     if res is not None:
         assert res[0].shape == res[1].shape == (len(frames),)
-
-
-@pytest.fixture
-def kernels(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("METEORFAST_KERNELS", request.param)
-    return str(request.param)
 
 
 def test_mutated_image_and_video_files_never_crash_the_loaders(tmp_path: Path) -> None:
