@@ -10,7 +10,8 @@ returns, by name:
 ``grad``       float32 ``[N, K, h, w]``  d logit_meteor / dA, exact (the head's vector-Jacobian product)
 ``cam_weights`` float32 ``[N, K]``       ``grad`` averaged over positions: Grad-CAM's channel weights
 ``conv1_map``  float32 ``[N, 1, H1, W1]`` channel mean of the stem's output, after its activation function (and
-                                         for ResNet after the max-pool, as the paper takes it)
+                                         for ResNet after the max-pool, as the paper takes it), on the frame's
+                                         border pixels repeated outwards (``MeteorNet.fine_map``)
 =============  ========================  =========================================================================
 
 ``metadata_props`` record the architecture, head, classes, input geometry and normalisation, the CAM layer, the
@@ -50,7 +51,7 @@ def cam_graph(model: Any, target: int = 1) -> Any:
             features, fine = self.model.forward_features(frames)
             logits, grad, weights = self.head_grad(features)
             prob = torch.softmax(logits, dim=1)[:, target]
-            conv1_map = fine.mean(dim=1, keepdim=True)
+            conv1_map = self.model.fine_map(frames, (int(fine.shape[2]), int(fine.shape[3])))
             return logits, prob, features, grad, weights, conv1_map
 
     return CamGraph().eval()

@@ -82,6 +82,7 @@ class MeteorNet(nn.Module):
         self.mean = mean
         self.std = std
         self.fine_after = backbone.fine_after
+        self.stem_stride = backbone.stem_stride
         self.normalize = Normalize(mean, std)
         self.stem = backbone.stem
         self.trunk = backbone.trunk
@@ -98,6 +99,27 @@ class MeteorNet(nn.Module):
         """``x``: raw pixels ``[N,C,H,W]`` -> ``(A float32 [N,K,h,w], fine activation float32 [N,C1,H1,W1])``."""
         fine = self.stem(self.normalize(x))
         return self.trunk(fine), fine
+
+    def fine_map(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        """The localisation map: ``x`` raw pixels ``[N,C,H,W]`` -> float32 ``[N,1,*size]``, the channel mean of the
+        stem's activation (``size`` = its ``(H1, W1)``).
+
+        The stem runs on the frame extended by repeating its border pixels, then the map is cropped back to the
+        frame. Run on the zero-padded input, as the trunk sees it, the outermost row and column of cells would read
+        the padding, which after normalisation is mid-grey, far brighter than a night sky: a bright ridge along the
+        border that outbids a meteor in the corner cell of the CAM. (TF "same" padding puts it on the bottom and
+        right edges only.) ``pad`` covers the stem's receptive field, and the extra ``stride`` on the far sides keeps
+        that padding's own zeros out of the last kept cell.
+        """
+        import torch.nn.functional as F
+
+        stride = self.stem_stride
+        pad = 4 * stride
+        extended = F.pad(self.normalize(x), (pad, pad + stride, pad, pad + stride), mode="replicate")
+        k = pad // stride
+        fine = self.stem(extended)[:, :, k : k + size[0], k : k + size[1]]
+        out: torch.Tensor = fine.mean(dim=1, keepdim=True)
+        return out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features, _ = self.forward_features(x)

@@ -20,7 +20,8 @@ from meteorfast.models.layers import SameConv2d
 @dataclass(frozen=True)
 class Backbone:
     """``stem``: input -> fine activation; ``trunk``: fine activation -> A. ``first_conv`` is the stem's conv,
-    ``cam_layer`` the trunk's last module; ``features`` is K, the channels of A."""
+    ``cam_layer`` the trunk's last module; ``features`` is K, the channels of A; ``stem_stride`` the stem's total
+    stride (input pixels per fine-map cell)."""
 
     stem: nn.Module
     trunk: nn.Module
@@ -28,6 +29,7 @@ class Backbone:
     cam_layer: nn.Module
     features: int
     fine_after: str  # where the fine map is taken, for the metadata
+    stem_stride: int
 
 
 # ---- ResNet (torchvision layout) ----
@@ -92,7 +94,7 @@ class ResNetTrunk(nn.Module):
 def resnet(in_chans: int, layers: tuple[int, int, int, int]) -> Backbone:
     stem = ResNetStem(in_chans)
     trunk = ResNetTrunk(layers)
-    return Backbone(stem, trunk, stem.conv1, trunk.layer4, 512, "maxpool (conv1 -> bn1 -> relu -> maxpool)")
+    return Backbone(stem, trunk, stem.conv1, trunk.layer4, 512, "maxpool (conv1 -> bn1 -> relu -> maxpool)", 4)
 
 
 # ---- EfficientNet-Lite0 ----
@@ -160,7 +162,7 @@ class LiteTrunk(nn.Module):
 def efficientnet_lite0(in_chans: int) -> Backbone:
     stem = LiteStem(in_chans)
     trunk = LiteTrunk()
-    return Backbone(stem, trunk, stem.conv, trunk.head, 1280, "stem activation (conv -> bn -> relu6)")
+    return Backbone(stem, trunk, stem.conv, trunk.head, 1280, "stem activation (conv -> bn -> relu6)", 2)
 
 
 def lite0_state_dict_from_package(
@@ -218,4 +220,4 @@ def tiny(in_chans: int) -> Backbone:
     first = stem[0]
     if not isinstance(first, nn.Conv2d):
         raise TypeError("tiny: the stem must start with a Conv2d")
-    return Backbone(stem, trunk, first, trunk[-1], 32, "stem activation (conv -> bn -> relu)")
+    return Backbone(stem, trunk, first, trunk[-1], 32, "stem activation (conv -> bn -> relu)", 2)
