@@ -127,7 +127,7 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     opened, unopened = [], {}
     for spec in args.sources:
         try:
-            opened.append(open_source(spec, retries=args.retries))
+            opened.append(open_source(spec, retries=args.retries, decoder=args.decoder))
         except MeteorfastError as err:
             if len(args.sources) == 1:
                 raise
@@ -467,6 +467,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="skip the sources an earlier run completed in --out")
     p.add_argument("--retries", type=int, default=None,
                    help="reopen a stopped camera or stream at most N times in a row (default: no limit)")  # fmt: skip
+    p.add_argument("--decoder", default="opencv", choices=["opencv", "pyav"],
+                   help="video decoder; pyav (the [pyav] extra) keeps true timestamps and 16-bit depth")  # fmt: skip
     p.set_defaults(func=_cmd_detect)
 
     p = sub.add_parser("bench", help="throughput per station hardware (and against PyTorch + pytorch-grad-cam)")

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from meteorfast.stream.sources import Frame, VideoFileSource, prefetch
+from meteorfast.stream.sources import Frame, PyAVSource, VideoFileSource, prefetch
 
-__all__ = ["Frame", "VideoFileSource", "prefetch"]
+__all__ = ["Frame", "PyAVSource", "VideoFileSource", "prefetch"]

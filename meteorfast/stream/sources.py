@@ -205,6 +205,100 @@ class VideoFileSource(Source):
             cap.release()
 
 
+def _import_av() -> Any:
+    try:
+        import av
+    except ImportError as exc:
+        raise InputError(
+            f"video: expected PyAV for decoder='pyav', got {exc}; install it with `pip install meteorfast[pyav]`, "
+            "or use the default OpenCV decoder"
+        ) from exc
+    return av
+
+
+class PyAVSource(Source):
+    """Frames of a video file, decoded by PyAV (FFmpeg's libraries; the ``[pyav]`` extra). ``grey=True`` gives one
+    channel, as meteor cameras are.
+
+    Where it differs from the OpenCV :class:`VideoFileSource`:
+
+    - ``time_s`` is each frame's own presentation time (``pts * time_base``, from the stream's first frame), so
+      variable-frame-rate recordings and streams with gaps keep true times;
+    - video of more than 8 bits (FFV1 or ProRes from scientific cameras, ``gray16le``, ``yuv420p10`` ...) comes out
+      as uint16 with its full depth: grey is the luma plane scaled to 16 bits, colour is BGR at 16 bits. OpenCV
+      returns such video as 8-bit BGR;
+    - each packet the decoder rejects is skipped, counted and reported, and the frame index moves past it.
+    """
+
+    def __init__(self, path: str | Path, *, grey: bool = True, source_id: str | None = None) -> None:
+        av = _import_av()
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise InputError(f"video: expected an existing file, got {str(self.path)!r}; check the path")
+        try:
+            with av.open(str(self.path)) as container:
+                if not container.streams.video:
+                    raise InputError(f"video: expected a video stream, got none in {str(self.path)!r}")
+                stream = container.streams.video[0]
+                rate = stream.average_rate or stream.guessed_rate
+                self.fps = float(rate) if rate else 25.0
+                self.width, self.height = int(stream.width), int(stream.height)
+                self.frame_count = int(stream.frames) or None
+                codec = stream.codec_context.name
+                fmt = stream.codec_context.format
+                deep = fmt is not None and max((c.bits for c in fmt.components), default=8) > 8
+                # The first frame, now: an undecodable stream fails here, naming its codec.
+                if next(container.decode(stream), None) is None:
+                    raise InputError(
+                        f"video: expected a video stream FFmpeg can decode, got {str(self.path)!r} (codec "
+                        f"{codec!r}), which gave no frame; convert it with: ffmpeg -i IN -c:v libx264 OUT.mp4"
+                    )
+        except av.error.FFmpegError as exc:
+            raise InputError(
+                f"video: expected a video file FFmpeg can open, got {str(self.path)!r}: {exc}; check it or convert "
+                "it: ffmpeg -i IN -c:v libx264 OUT.mp4"
+            ) from exc
+        self.format = ("gray16le" if deep else "gray") if grey else ("bgr48le" if deep else "bgr24")
+        self.grey = grey
+        self.id = source_id or str(self.path)
+
+    def __iter__(self) -> Iterator[Frame]:
+        av = _import_av()
+        fps = self.fps or 25.0
+        with av.open(str(self.path)) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"  # frame and slice threads: decoding keeps pace with 4K
+            index = 0
+            start: float | None = None
+            for packet in container.demux(stream):
+                if self._stopped():
+                    return
+                try:
+                    decoded = packet.decode()
+                except av.error.FFmpegError as exc:
+                    if packet.size == 0:  # the end-of-stream flush of a damaged file: nothing left to lose
+                        break
+                    self.report("skipped", 1, f"a packet at frame {index} could not be decoded ({exc}), skipped")
+                    index += 1
+                    continue
+                for frame in decoded:
+                    t = frame.time
+                    if t is not None and start is None:
+                        start = float(t)
+                    time_s = float(t) - (start or 0.0) if t is not None else index / fps
+                    yield Frame(self.id, index, time_s, np.asarray(frame.to_ndarray(format=self.format)))
+                    index += 1
+            missing = 0 if self.frame_count is None else self.frame_count - index
+            if missing > COUNT_SLACK and not self._stopped():
+                self.report(
+                    "skipped", missing, f"ended after {index} of the {self.frame_count} frames the container lists; "
+                    f"{missing} could not be decoded (a truncated or damaged file)",
+                )  # fmt: skip
+
+
+DECODERS = ("opencv", "pyav")
+
+
 class CaptureSource(Source):
     """A live camera (``int`` device index) or network stream (RTSP/HTTP/... URL), through OpenCV.
 
@@ -393,11 +487,14 @@ SourceSpec = Source | str | Path | int | Iterable[npt.ArrayLike] | npt.NDArray[A
 
 
 def open_source(
-    spec: SourceSpec, *, grey: bool = True, default_id: str = "array", retries: int | None = None
-) -> Source:
+    spec: SourceSpec, *, grey: bool = True, default_id: str = "array", retries: int | None = None,
+    decoder: str = "opencv",
+) -> Source:  # fmt: skip
     """A :class:`Source` for ``spec``: a Source as is; an ``int`` (or digits) camera index; a URL; a video file;
     an image file, directory or glob; a NumPy array or iterable of frames. ``retries`` applies to cameras and
-    URLs (see :class:`CaptureSource`)."""
+    URLs (see :class:`CaptureSource`); ``decoder`` (``"opencv"`` or ``"pyav"``) to video files."""
+    if decoder not in DECODERS:
+        raise InputError(f"source: expected decoder one of {DECODERS}, got {decoder!r}")
     if isinstance(spec, Source):
         return spec
     if isinstance(spec, bool):
@@ -417,7 +514,7 @@ def open_source(
             raise InputError(f"source: expected an existing file, directory, glob, URL or camera index, got {text!r}")
         if p.suffix.lower() in IMAGE_SUFFIXES:
             return ImageSource.from_spec(p, grey=grey)
-        return VideoFileSource(p, grey=grey)
+        return PyAVSource(p, grey=grey) if decoder == "pyav" else VideoFileSource(p, grey=grey)
     if isinstance(spec, np.ndarray):
         if spec.ndim not in (3, 4):
             raise InputError(f"source: expected a frame array [T,H,W] or [T,H,W,3], got shape {spec.shape}")
