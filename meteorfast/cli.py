@@ -19,6 +19,7 @@ import numpy as np
 
 from meteorfast import __version__
 from meteorfast.errors import BackendUnavailableError, InputError, MeteorfastError
+from meteorfast.stream.flicker import DEFAULT_FLICKER
 
 
 def info_dict() -> dict[str, Any]:
@@ -71,7 +72,7 @@ def _detector(args: argparse.Namespace) -> Any:
     return Detector(
         model=args.model or "default", backend=args.backend, batch_size=args.batch, mode=args.mode,
         window=args.window, tile=args.tile, threshold=args.threshold, localize=args.localize, stride=args.stride,
-        mask=args.mask,
+        flicker=args.flicker, mask=args.mask,
     )  # fmt: skip
 
 
@@ -382,7 +383,11 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     model = args.model or default_model()
     if args.synthetic is not None:
         items = evaluate.synthetic_items(
-            args.synthetic, args.seed, representation=args.representation, video_fraction=args.video_fraction
+            args.synthetic,
+            args.seed,
+            representation=args.representation,
+            video_fraction=args.video_fraction,
+            flicker=args.flicker,
         )
     elif args.data is not None:
         items = evaluate.folder_items(args.data)
@@ -454,6 +459,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", default="frame", choices=["frame", "stack"], help="single frames or max-mean windows")
     p.add_argument("--window", type=int, default=25, help="frames per stacked window (stack mode, default 25)")
     p.add_argument("--stride", type=int, default=None, help="frames between window starts (default: the window)")
+    p.add_argument("--flicker", type=float, default=DEFAULT_FLICKER,
+                   help=f"stack mode: take k x each pixel's excess noise (from other windows) off max-mean "
+                   f"(default {DEFAULT_FLICKER}; 0 off)")  # fmt: skip
     p.add_argument("--mask", default=None,
                    help="station mask image (as GMN's mask.bmp): zero pixels (housing, text) are ignored")  # fmt: skip
     p.add_argument("--tile", type=_tile, default=None, help="SIZE[,OVERLAP]: native-resolution tiles of big frames")
@@ -564,6 +572,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--representation", default="frame", choices=["frame", "stack"],
                    help="--synthetic items: single frames, or max-mean stacks of 25-frame clips")  # fmt: skip
     p.add_argument("--video-fraction", type=float, default=0.0, help="--synthetic: share of video frames (frame)")
+    p.add_argument("--flicker", type=float, default=DEFAULT_FLICKER,
+                   help=f"--synthetic stacks: flicker suppression k (default {DEFAULT_FLICKER})")  # fmt: skip
     p.add_argument("--no-refine", action="store_true", help="keep the first-layer cell's point (no sub-cell step)")
     p.add_argument("--plot", default=None, help="write a precision-recall PNG")
     p.add_argument("--json", action="store_true")

@@ -25,6 +25,7 @@ import numpy.typing as npt
 from meteorfast.errors import EngineMismatchError, InputError
 from meteorfast.preprocess import Preprocessor, ResizeMode
 from meteorfast.stream.events import Event, EventBuilder
+from meteorfast.stream.flicker import DEFAULT_FLICKER
 from meteorfast.stream.pipeline import Batcher, Item, Reader, SourceStats
 from meteorfast.stream.sources import Frame, Source, SourceSpec, check_frame, open_source, to_grey
 
@@ -142,6 +143,10 @@ class Detector:
     - ``mask``: the station's mask, as GMN stations keep one (``mask.bmp``): an image file or array of the frames'
       size, non-zero where the sky is searched, zero over what is to be ignored (the camera's housing, buildings,
       the timestamp). Ignored pixels are set to the mean of the rest before classification, in both modes.
+    - ``flicker``: in ``stack`` mode, take ``flicker`` times each pixel's excess temporal noise, as measured in
+      neighbouring windows, off its ``max - mean`` (see :mod:`meteorfast.stream.flicker`): codec-refreshed edges,
+      twinkling stars and cloud edges fade, a meteor keeps its contrast. 0 turns it off. The first windows of a
+      source wait for the first window that shares no frame with them (one window's time, at the default stride).
     """
 
     def __init__(
@@ -163,6 +168,7 @@ class Detector:
         max_gap: int = 1,
         threads: int | None = None,
         mask: str | Path | npt.ArrayLike | None = None,
+        flicker: float = DEFAULT_FLICKER,
     ) -> None:
         if batch_size < 1:
             raise InputError(f"Detector: expected batch_size >= 1, got {batch_size}")
@@ -177,6 +183,8 @@ class Detector:
             raise InputError(f"Detector: expected tile=(size >= 16, 0 <= overlap < size), got {tile}")
         if localize not in ("fused", "paper"):
             raise InputError(f"Detector: expected localize 'fused' or 'paper', got {localize!r}")
+        if not (np.isfinite(flicker) and flicker >= 0):
+            raise InputError(f"Detector: expected flicker >= 0 (0 turns it off), got {flicker}")
         if threshold is not None and not 0.0 <= threshold <= 1.0:
             raise InputError(f"Detector: expected a threshold in [0, 1], got {threshold}")
         if model == "default":
@@ -195,6 +203,7 @@ class Detector:
         self.queue_depth = queue_depth or 2 * batch_size
         self.push_timeout_s = push_timeout_s
         self.max_gap = max_gap
+        self.flicker = float(flicker)
         self.threads = threads
         if max_gap < 0:
             raise InputError(f"Detector: expected max_gap >= 0 frames, got {max_gap}")
@@ -336,11 +345,30 @@ class Detector:
 
     def _windows(self, frames: Iterator[Frame]) -> Iterator[Item]:
         from meteorfast.cam import Stacker
+        from meteorfast.stream.flicker import FlickerReference
 
         free: list[Stacker] = []
         active: list[tuple[Stacker, Frame]] = []  # each open window with its first frame
+        held: FlickerReference[tuple[npt.NDArray[np.unsignedinteger], Frame, Frame]] = FlickerReference(
+            self.window, self.stride
+        )
         last: Frame | None = None
         seq = 0
+
+        def close(st: Stacker, first: Frame, end: Frame) -> Iterator[Item]:
+            nonlocal seq
+            began = time.perf_counter()
+            result = st.result()
+            self.times.add("stack", time.perf_counter() - began, 0)
+            ready: list[tuple[tuple[npt.NDArray[np.unsignedinteger], Frame, Frame], npt.NDArray[np.float32] | None]]
+            if self.flicker == 0:
+                ready = [((result.candidate, first, end), None)]
+            else:  # held back until a neighbouring window has measured the noise (result() arrays are fresh)
+                ready = held.add(first.index, end.index, result.std, (result.candidate, first, end))
+            for (candidate, a, b), reference in ready:
+                yield self._window_item(candidate, reference, a, b, seq)
+                seq += 1
+
         for count, f in enumerate(frames):
             image = to_grey(f.image)
             if count % self.stride == 0:
@@ -354,18 +382,27 @@ class Detector:
             self.times.add("stack", time.perf_counter() - began, 1)
             if active and active[0][0].frames == self.window:
                 st, first = active.pop(0)
-                yield self._window_item(st, first, f, seq)
-                seq += 1
+                yield from close(st, first, f)
                 st.reset()
                 free.append(st)
         # A file's tail shorter than a window still counts (a meteor in the last second must not be lost).
         if active and last is not None and active[0][0].frames >= 2:
             st, first = active[0]
-            yield self._window_item(st, first, last, seq)
+            yield from close(st, first, last)
+        for (candidate, a, b), reference in held.finish():
+            yield self._window_item(candidate, reference, a, b, seq)
+            seq += 1
 
-    def _window_item(self, st: Any, first: Frame, last: Frame, seq: int) -> Item:
+    def _window_item(
+        self, candidate: npt.NDArray[np.unsignedinteger], reference: npt.NDArray[np.float32] | None, first: Frame,
+        last: Frame, seq: int,
+    ) -> Item:  # fmt: skip
+        from meteorfast.stream.flicker import suppress_flicker
+
         began = time.perf_counter()
-        candidate = self._masked(st.result().candidate)
+        if reference is not None:
+            candidate = suppress_flicker(candidate, reference, self.flicker)
+        candidate = self._masked(candidate)
         self.times.add("stack", time.perf_counter() - began, 0)
         inputs, geo = self._prepare_image(candidate)
         return Item(first.source, seq, first.index, last.index, first.time_s, last.time_s, candidate, inputs, geo)

@@ -46,11 +46,12 @@ class Predictions:
 
 def synthetic_items(
     n: int, seed: int, size: tuple[int, int] = (720, 1280), *, representation: str = "frame",
-    video_fraction: float = 0.0,
+    video_fraction: float = 0.0, flicker: float = 0.0,
 ) -> list[EvalItem]:  # fmt: skip
     """``n`` simulated items of ``size``: single frames (stills, with ``video_fraction`` of video frames), or with
     ``representation="stack"`` the ``max - mean`` images of 25-frame clips (what ``Detector(mode="stack")``
-    classifies), whose segments are the meteor's per-frame pieces."""
+    classifies), whose segments are the meteor's per-frame pieces; ``flicker`` > 0 suppresses flicker in them as the
+    detector does (see :func:`meteorfast.synth.render_stack`)."""
     from meteorfast.synth import CONFOUNDERS, METEOR_KINDS, SimConfig, render_stack, sample
 
     if representation == "frame":
@@ -65,7 +66,7 @@ def synthetic_items(
     items = []
     for i in range(n):
         kind = str(rng.choice(METEOR_KINDS) if rng.random() < 0.5 else rng.choice(("clean", *CONFOUNDERS)))
-        stacked = render_stack(int(rng.integers(0, 2**31)), 25, kind, SimConfig(size=size))
+        stacked = render_stack(int(rng.integers(0, 2**31)), 25, kind, SimConfig(size=size), flicker=flicker)
         t = stacked.truth
         confounder = t.confounder or (None if t.label else "clean")
         segments = tuple(s for s in t.segments if s is not None)

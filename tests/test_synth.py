@@ -153,3 +153,28 @@ def test_video_codec_freezes_static_blocks_between_i_frames_and_refreshes_moving
         assert (out[i, 20:26, 3 * i : 3 * i + 6] == 250).all()
     changed = np.argwhere(out[1] != out[0])
     assert (changed[:, 0] // BLOCK == 20 // BLOCK).all()  # only the square's row of blocks changed
+
+
+def test_lead_frames_come_before_the_event() -> None:
+    small = SimConfig(size=(90, 160))
+    for seed in range(8):
+        clip = render_clip(seed, 50, "meteor", small, lead=25)
+        seen = [s is not None for s in clip.truth.segments]
+        assert any(seen[25:]), seed  # the meteor is in the window that follows the lead
+        if any(seen[:25]):  # only a meteor longer than the window is caught in mid-flight, crossing into it
+            assert seen[25], seed
+    flash = render_clip(3, 50, "lightning", small, lead=25).frames.astype(float).mean(axis=(1, 2))
+    assert flash[25:].max() > flash[:25].max() + 5
+    with pytest.raises(InputError, match="lead"):
+        render_clip(0, 10, "meteor", small, lead=10)
+
+
+def test_flicker_stack_keeps_the_windows_truth() -> None:
+    from meteorfast.synth import render_stack
+
+    small = SimConfig(size=(90, 160))
+    plain = render_stack(5, 25, "meteor", small)
+    suppressed = render_stack(5, 25, "meteor", small, flicker=4.0)
+    assert len(suppressed.truth.segments) == len(plain.truth.segments) == 25
+    assert suppressed.image.shape == plain.image.shape == (90, 160)
+    assert any(s is not None for s in suppressed.truth.segments)

@@ -582,17 +582,20 @@ def _video_codec(frames: npt.NDArray[np.uint8], rng: np.random.Generator) -> npt
     return out
 
 
-def render_clip(seed: int, n_frames: int = 25, kind: str | None = None, config: SimConfig | None = None) -> SimClip:
-    """``n_frames`` video frames of one scene at ``config.fps``; ``kind`` None draws one at random."""
+def render_clip(
+    seed: int, n_frames: int = 25, kind: str | None = None, config: SimConfig | None = None, *, lead: int = 0
+) -> SimClip:
+    """``n_frames`` video frames of one scene at ``config.fps``; ``kind`` None draws one at random. ``lead`` of them
+    come before the meteor, flash or other timed event can start (the sky a stream showed before it)."""
     cfg = config or SimConfig()
-    if n_frames < 1:
-        raise InputError(f"synth: expected n_frames >= 1, got {n_frames}")
+    if n_frames < 1 or not 0 <= lead < n_frames:
+        raise InputError(f"synth: expected n_frames >= 1 and 0 <= lead < n_frames, got {n_frames} and {lead}")
     rng = _stable_rng(seed, 0)
     kind = kind or str(rng.choice(KINDS))
     if kind not in KINDS:
         raise InputError(f"synth: expected kind one of {', '.join(KINDS)}, got {kind!r}")
     scene = _Scene(rng, cfg, kind)
-    events = _events(rng, cfg, kind, 0.0, n_frames / cfg.fps)
+    events = _events(rng, cfg, kind, lead / cfg.fps, n_frames / cfg.fps)
     dtype = np.uint8 if cfg.bits == 8 else np.uint16
     frames = np.empty((n_frames, *cfg.size), dtype)
     segments: list[Segment | None] = []
@@ -626,13 +629,25 @@ def render_frame(seed: int, kind: str | None = None, config: SimConfig | None = 
     return SimFrame(clip.frames[0], clip.truth)
 
 
-def render_stack(seed: int, n_frames: int = 25, kind: str | None = None, config: SimConfig | None = None) -> SimFrame:
+def render_stack(
+    seed: int, n_frames: int = 25, kind: str | None = None, config: SimConfig | None = None, *, flicker: float = 0.0
+) -> SimFrame:
     """A clip of ``n_frames`` stacked to its ``max - mean`` image by the stacking kernel (what
-    ``Detector(mode="stack")`` classifies); its truth keeps the meteor's segment in each frame."""
-    from meteorfast.cam import stack
+    ``Detector(mode="stack")`` classifies); its truth keeps the meteor's segment in each frame.
 
-    clip = render_clip(seed, n_frames, kind, config)
-    return SimFrame(stack(clip.frames).candidate, clip.truth)
+    With ``flicker`` > 0 the scene runs ``n_frames`` longer, the event only in the last ``n_frames``, and the
+    window is flicker-suppressed against the first window's noise, as the detector does from a stream's second
+    window on (:mod:`meteorfast.stream.flicker`)."""
+    from meteorfast.cam import stack
+    from meteorfast.stream.flicker import suppress_flicker
+
+    if flicker <= 0:
+        clip = render_clip(seed, n_frames, kind, config)
+        return SimFrame(stack(clip.frames).candidate, clip.truth)
+    clip = render_clip(seed, 2 * n_frames, kind, config, lead=n_frames)
+    before, now = stack(clip.frames[:n_frames]), stack(clip.frames[n_frames:])
+    truth = dataclasses.replace(clip.truth, segments=clip.truth.segments[n_frames:])
+    return SimFrame(suppress_flicker(now.candidate, before.std, flicker), truth)
 
 
 def sample(
