@@ -30,6 +30,7 @@ def remove_boxes(image: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.uint8], l
 
     Outlines are told from stars and meteors by shape: saturated pixels in straight runs of 25 px or more. A box
     whose short sides are shorter than that shows only its two long sides; nearby runs are grouped into one box.
+    The whole outline is then removed, short sides included: the rectangle's ring, as thick as its long sides.
     Returns the inpainted image and the boxes; raises ``ValueError`` when there is none.
     """
     import cv2
@@ -41,17 +42,47 @@ def remove_boxes(image: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.uint8], l
     )
     if not lines.any():
         raise ValueError("no burned-in box found")
-    mask = np.asarray(cv2.dilate(lines, np.ones((5, 5), np.uint8)), np.uint8)
     # Group the runs of one box (its sides are at most a box's width apart) without merging distinct boxes.
     grouped = np.asarray(cv2.dilate(lines, np.ones((41, 41), np.uint8)), np.uint8)
     count, labels = cv2.connectedComponents(grouped)
     boxes: list[Box] = []
+    ring = lines.copy()
     for label in range(1, count):
         ys, xs = np.nonzero((labels == label) & (lines > 0))
-        if xs.size:
-            boxes.append((int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())))
-    clean = cv2.inpaint(image, mask, 5, cv2.INPAINT_TELEA)
-    return np.asarray(clean, np.uint8), sorted(boxes)
+        if not xs.size:
+            continue
+        box = (int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max()))
+        boxes.append(box)
+        x0, y0, x1, y1 = box
+        t = _side_thickness(white, box)
+        ring[y0 : y1 + 1, x0 : x1 + 1] = 1
+        ring[y0 + t : y1 - t + 1, x0 + t : x1 - t + 1] = 0
+    # 5x5: the outline's antialiased and JPEG-ringing fringe goes too.
+    mask = np.asarray(cv2.dilate(ring, np.ones((5, 5), np.uint8)), np.uint8) > 0
+    # Filled with the sky behind it and the sky's noise. Diffusion inpainting (Telea) alone would draw a meteor
+    # that crosses the outline into a bright blob at each side; a 21 px median of the inpainted frame holds no
+    # blob, star or meteor, so the meteor is cut where it crossed the outline instead. (The median of the raw
+    # frame would keep the outline where a box touches the frame's edge, whose replicated border is white.)
+    filled = np.asarray(cv2.inpaint(image, mask.astype(np.uint8), 5, cv2.INPAINT_TELEA), np.uint8)
+    background = np.asarray(cv2.medianBlur(filled, 21), np.float32)
+    residual = image[~mask].astype(np.float32) - background[~mask]
+    sigma = 1.4826 * float(np.median(np.abs(residual - np.median(residual))))
+    noise = np.random.default_rng(0).normal(0.0, sigma, int(mask.sum()))
+    clean = image.copy()
+    clean[mask] = np.clip(np.rint(background[mask] + noise), 0, 255).astype(np.uint8)
+    return clean, sorted(boxes)
+
+
+def _side_thickness(white: npt.NDArray[np.uint8], box: Box) -> int:
+    """Thickness of a box's long sides: the median count of white pixels across the middle half of the first one."""
+    x0, y0, x1, y1 = box
+    if x1 - x0 >= y1 - y0:
+        quarter = (x1 - x0) // 4
+        across = white[y0 : min(y0 + 16, (y0 + y1) // 2 + 1), x0 + quarter : x1 - quarter + 1].sum(axis=0)
+    else:
+        quarter = (y1 - y0) // 4
+        across = white[y0 + quarter : y1 - quarter + 1, x0 : min(x0 + 16, (x0 + x1) // 2 + 1)].sum(axis=1)
+    return max(int(np.median(across)), 1)
 
 
 def meteorfinder_frames(root: str | Path) -> list[BoxedFrame]:
