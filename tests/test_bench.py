@@ -72,6 +72,19 @@ def test_bench_json_has_every_key_with_sane_values(tiny: Path, tmp_path: Path) -
     assert plot.stat().st_size > 1000
 
 
+def test_bench_stack_streams_report_the_held_first_window_apart(tiny: Path) -> None:
+    out = cli("bench", "--model", str(tiny), "--batch", "4", "--repeats", "1", "--frames", "4", "--streams", "2",
+              "--seconds", "3", "--mode", "stack", "--json")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    stream = json.loads(out.stdout)["stream"]
+    assert stream["mode"] == "stack"
+    for src in stream["sources"]:
+        assert src["frames"] == 75
+        # Flicker suppression holds a source's first window until the next one is stacked: one window, 1 s, later.
+        assert src["first_window_lag_ms"] >= 950
+        assert math.isfinite(src["lag_p99_ms"])
+
+
 def test_bench_int8_reports_the_speedup(tiny: Path) -> None:
     out = cli("bench", "--model", str(tiny), "--batch", "4", "--repeats", "2", "--frames", "4",
               "--precision", "int8", "--json")  # fmt: skip
