@@ -83,6 +83,17 @@ class Source:
         if self._listener is not None:
             self._listener(kind, count, message)
 
+    def _report_short_end(self, frames: int) -> None:
+        """A file that ended ``frames`` in, short of the frame count its container gave: report the missing ones.
+        Containers that only estimate their count (from duration x fps: MKV, WebM, TS) can be a frame or two over;
+        only a larger gap means frames were lost."""
+        missing = 0 if self.frame_count is None else self.frame_count - frames
+        if missing > COUNT_SLACK and not self._stopped():
+            self.report(
+                "skipped", missing, f"ended after {frames} of the {self.frame_count} frames the container lists; "
+                f"{missing} could not be decoded (a truncated or damaged file)",
+            )  # fmt: skip
+
     def _stopped(self) -> bool:
         return self._stop is not None and self._stop.is_set()
 
@@ -193,14 +204,7 @@ class VideoFileSource(Source):
                 last_pts = max(last_pts, pts_ms)
                 yield Frame(self.id, index, time_s, np.asarray(to_grey(image, self.grey)))
                 index += 1
-            missing = 0 if self.frame_count is None else self.frame_count - index
-            # Containers that only estimate their frame count (from duration x fps: MKV, WebM, TS) can be a frame or
-            # two over; only a larger gap means frames were lost.
-            if missing > COUNT_SLACK and not self._stopped():
-                self.report(
-                    "skipped", missing, f"ended after {index} of the {self.frame_count} frames the container lists; "
-                    f"{missing} could not be decoded (a truncated or damaged file)",
-                )  # fmt: skip
+            self._report_short_end(index)
         finally:
             cap.release()
 
@@ -288,12 +292,7 @@ class PyAVSource(Source):
                     time_s = float(t) - (start or 0.0) if t is not None else index / fps
                     yield Frame(self.id, index, time_s, np.asarray(frame.to_ndarray(format=self.format)))
                     index += 1
-            missing = 0 if self.frame_count is None else self.frame_count - index
-            if missing > COUNT_SLACK and not self._stopped():
-                self.report(
-                    "skipped", missing, f"ended after {index} of the {self.frame_count} frames the container lists; "
-                    f"{missing} could not be decoded (a truncated or damaged file)",
-                )  # fmt: skip
+            self._report_short_end(index)
 
 
 DECODERS = ("opencv", "pyav")
