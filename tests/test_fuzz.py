@@ -21,6 +21,7 @@ import meteorfast.cam as mc
 from meteorfast.cam.refine import refine_points
 from meteorfast.detector import Detector
 from meteorfast.errors import MeteorfastError
+from meteorfast.stream.flicker import suppress_flicker
 
 HERE = Path(__file__).resolve().parent
 DTYPES = [np.uint8, np.uint16, np.int8, np.int32, np.int64, np.float16, np.float32, np.float64, np.bool_,
@@ -111,6 +112,27 @@ def test_stacking_returns_or_raises(kernels: str, frames: np.ndarray, extra: np.
         for frame in (*(frames[:3] if frames.ndim else ()), extra):
             outcome(stacker.add, frame)
         outcome(stacker.result)
+
+
+@st.composite
+def candidate_and_reference(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
+    """Any two arrays; half the time the reference has the candidate's shape, so the arithmetic is reached."""
+    candidate = draw(any_array(max_dims=3, max_side=6))
+    if draw(st.booleans()):
+        return candidate, draw(any_array(max_dims=3, max_side=6))
+    dtype = np.dtype(draw(st.sampled_from(DTYPES)))
+    return candidate, draw(hnp.arrays(dtype, candidate.shape))
+
+
+@FUZZ
+@given(pair=candidate_and_reference(), k=st.floats(allow_nan=True, allow_infinity=True))
+def test_flicker_suppression_returns_or_raises(pair: tuple[np.ndarray, np.ndarray], k: float) -> None:
+    candidate, reference = pair
+    res = outcome(suppress_flicker, candidate, reference, k)
+    if res is not None:
+        assert res.shape == candidate.shape
+        assert res.dtype == candidate.dtype
+        assert (res <= candidate).all()
 
 
 @FUZZ

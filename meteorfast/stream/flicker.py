@@ -25,7 +25,7 @@ from typing import Generic, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from meteorfast.errors import InputError
+from meteorfast.errors import InputError, NonFiniteError
 
 T = TypeVar("T")
 
@@ -41,13 +41,23 @@ def suppress_flicker(
     """``candidate: uint8|uint16 [H,W]`` (a window's ``max - mean``), ``reference: float [H,W]`` (per-pixel temporal
     std from other windows) -> the candidate, same dtype and shape, with ``k`` times each pixel's excess noise over
     the median pixel's taken off (rounded, floored at 0)."""
-    if candidate.shape != reference.shape:
+    candidate = np.asarray(candidate)
+    reference = np.asarray(reference)
+    if candidate.dtype not in (np.uint8, np.uint16) or candidate.ndim != 2 or candidate.size == 0:
         raise InputError(
-            f"flicker: expected a reference of the candidate's shape {candidate.shape}, got {reference.shape}"
+            f"flicker: expected a uint8 or uint16 candidate [H,W], got {candidate.dtype} of shape {candidate.shape}"
+        )
+    if candidate.shape != reference.shape or reference.dtype.kind not in "fiu":
+        raise InputError(
+            f"flicker: expected a real reference of the candidate's shape {candidate.shape}, got "
+            f"{reference.dtype} of shape {reference.shape}"
         )
     if not (np.isfinite(k) and k >= 0):
         raise InputError(f"flicker: expected k >= 0, got {k}")
-    ref = np.asarray(reference, np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):  # beyond float32 becomes Inf, refused just below
+        ref = reference.astype(np.float32)
+    if not np.isfinite(ref).all():
+        raise NonFiniteError("flicker: expected a finite reference std, got NaN or Inf (or values beyond float32)")
     # The median of every 4th row and column: the same number to a fraction of a DN, at 1/16 of the cost.
     typical = float(np.median(ref[::4, ::4]))
     excess = np.maximum(ref - typical, 0, dtype=np.float32)
