@@ -81,6 +81,19 @@ def test_release_waits_only_at_the_start_of_a_source() -> None:
     assert held.finish() == []
 
 
+@pytest.mark.parametrize(("window", "stride", "steady"), [(25, 25, 2), (25, 12, 4), (25, 5, 6)])
+def test_memory_stays_bounded(window: int, stride: int, steady: int) -> None:
+    held: FlickerReference[int] = FlickerReference(window, stride)
+    std = np.ones((2, 2), np.float32)
+    released = 0
+    for start in range(0, 300 * stride, stride):
+        released += len(held.add(start, start + window - 1, std, start))
+        if start >= 3 * window:
+            assert held.retained == steady  # ceil(window / stride) + 1
+    assert released == 300  # none held back once the start is over
+    assert held.finish() == []
+
+
 def clip(meteor_window: int, rng: np.random.Generator) -> np.ndarray:
     """100 frames of 96x96 sky (noise 2 DN); a diagonal edge whose pixels jump by up to +-20 DN in every frame (a
     housing edge under a video codec); a meteor, a bright dot moving 2 px per frame, in one 25-frame window."""

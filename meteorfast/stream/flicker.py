@@ -87,8 +87,8 @@ class FlickerReference(Generic[T]):
     def __init__(self, window: int, stride: int) -> None:
         if window < 2 or stride < 1:
             raise InputError(f"flicker: expected window >= 2 and stride >= 1, got {window} and {stride}")
-        # Earlier windows that can serve: the two latest that end before a window starts.
-        self._done: deque[_Window[T]] = deque(maxlen=-(-window // stride) + 2)
+        self._stride = stride
+        self._done: list[_Window[T]] = []  # completed windows that may still serve as a reference
         self._pending: deque[_Window[T]] = deque()
 
     def add(self, start: int, end: int, std: FloatArray, payload: T) -> list[tuple[T, FloatArray | None]]:
@@ -96,7 +96,18 @@ class FlickerReference(Generic[T]):
         self._pending.append(w)
         ready = list(self._release(final=False))
         self._done.append(w)
+        # Keep what the oldest window still to be released (or the next to come) can use: the two latest that end
+        # before it starts, and all after them. In a steady stream that is ceil(window / stride) + 1 std maps.
+        start_next = self._pending[0].start if self._pending else w.start + self._stride
+        before = [i for i, d in enumerate(self._done) if d.end < start_next]
+        if len(before) > 2:
+            del self._done[: before[-2]]
         return ready
+
+    @property
+    def retained(self) -> int:
+        """Std maps held (windows not yet released are among them)."""
+        return len(self._done)
 
     def finish(self) -> list[tuple[T, FloatArray | None]]:
         return list(self._release(final=True))
