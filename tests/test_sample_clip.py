@@ -45,12 +45,6 @@ def test_the_model_is_shipped_with_its_card() -> None:
     assert "Peña-Asensio" in card  # the comparison with the paper
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the shipped model also fires on the camera housing's edges, which step at every H.264 I-frame and so "
-    "light up in max - mean, and the quiet windows form a second event (MODEL_CARD.md, known failures); issue 5 "
-    "stays open for this",
-)
 def test_stack_mode_finds_exactly_one_event_along_the_streak() -> None:
     events = Detector(mode="stack", window=25).detect(str(SAMPLE_VIDEO))
     assert len(events) == 1, [(e.start_frame, e.end_frame, e.peak_prob) for e in events]
@@ -75,8 +69,10 @@ def test_with_a_mask_over_the_housing_stack_mode_finds_one_event_on_the_streak()
     assert len(events) == 1, [(e.start_frame, e.end_frame, e.peak_prob) for e in events]
     (ev,) = events
     first, last = SAMPLE_EVENT_FRAMES
-    assert first <= ev.start_frame + 25  # the first window that holds most of the meteor, 50-74
-    assert ev.end_frame <= last
+    # From the window that holds the meteor's start (frames 25-49 hold only its faint first 8 frames and may be
+    # missed) to the window that holds its end.
+    assert first - 25 < ev.start_frame <= first + 10
+    assert last - 10 <= ev.end_frame < last + 25
     for p in ev.track:
         assert point_to_segment(p.x, p.y, SAMPLE_STREAK) <= 2, p
 
