@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from meteorfast.errors import BackendUnavailableError, InputError
+from meteorfast.stream.flicker import DEFAULT_FLICKER
 from meteorfast.stream.sources import Frame, Source, to_grey
 
 PRECISIONS = ("fp32", "int8", "fp16")
@@ -37,6 +38,7 @@ class BenchConfig:
     batches: tuple[int, ...] = (1, 8, 32, 64)
     streams: int = 0
     mode: str = "frame"
+    flicker: float = DEFAULT_FLICKER
     baseline: bool = False
     kernels: bool = False
     fps: float = 25.0
@@ -291,7 +293,8 @@ def bench_streams(model: Path, cfg: BenchConfig, video: Path, progress: Callable
     from meteorfast.detector import Detector
 
     batch = max(cfg.batches)
-    det = Detector(model, backend=cfg.backend, batch_size=batch, mode=cfg.mode)  # type: ignore[arg-type]
+    mode: Any = cfg.mode  # checked in BenchConfig
+    det = Detector(model, backend=cfg.backend, batch_size=batch, mode=mode, flicker=cfg.flicker)
     det.open()
     sources = [PacedVideo(video, cfg.fps, cfg.stream_seconds, f"cam{i}") for i in range(cfg.streams)]
     lags: dict[str, list[float]] = {s.id: [] for s in sources}
@@ -324,7 +327,8 @@ def bench_streams(model: Path, cfg: BenchConfig, video: Path, progress: Callable
     det.close()
     dropped = sum(p["dropped_frames"] for p in per)
     result = {
-        "streams": cfg.streams, "mode": cfg.mode, "fps_target": cfg.fps, "seconds": cfg.stream_seconds,
+        "streams": cfg.streams, "mode": cfg.mode, "flicker": cfg.flicker, "fps_target": cfg.fps,
+        "seconds": cfg.stream_seconds,
         "batch": batch, "wall_s": wall, "sources": per, "dropped_frames": dropped,
         # Kept up: nothing dropped, and no frame waited more than a second for its result (a pipeline that falls
         # behind fills its queues, and the lag grows to their length before it drops).

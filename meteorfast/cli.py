@@ -258,7 +258,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     cfg = BenchConfig(
         model=args.model, backend=args.backend, precision=args.precision, batches=args.batch, streams=args.streams,
-        mode=args.mode, baseline=args.baseline, kernels=args.kernels, fps=args.fps, repeats=args.repeats,
+        mode=args.mode, flicker=args.flicker, baseline=args.baseline, kernels=args.kernels, fps=args.fps,
+        repeats=args.repeats,
         pairs=args.pairs, stream_seconds=args.seconds, frames=args.frames, weights=args.weights,
     )  # fmt: skip
     res = run(cfg, progress=(lambda _: None) if args.json else (lambda m: print(m, file=sys.stderr)))
@@ -486,6 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=_batches, default=(1, 8, 32, 64), help="batch sizes (default 1,8,32,64)")
     p.add_argument("--streams", type=int, default=0, help="also play N real-time 720p sources through the detector")
     p.add_argument("--mode", default="frame", choices=["frame", "stack"], help="detector mode for --streams")
+    p.add_argument("--flicker", type=float, default=DEFAULT_FLICKER, help="stack mode's flicker suppression k (0 off)")
     p.add_argument("--seconds", type=float, default=20.0, help="length of the --streams run (default 20 s)")
     p.add_argument("--fps", type=float, default=25.0, help="camera frame rate (default 25)")
     p.add_argument("--baseline", action="store_true", help="PyTorch eager + pytorch-grad-cam, interleaved")

@@ -33,6 +33,21 @@ def test_suppression_takes_k_times_the_excess_over_the_median_pixel() -> None:
     np.testing.assert_array_equal(suppress_flicker(cand, ref, 0.0), cand)
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_suppression_matches_its_formula_on_random_maps(rng: np.random.Generator, dtype: type) -> None:
+    """The formula in NumPy is the specification; OpenCV's rounding may differ by 1 where k * excess ends in .5."""
+    top = 255 if dtype == np.uint8 else 65535
+    cand = rng.integers(0, top + 1, (90, 160)).astype(dtype)
+    ref = (rng.gamma(2.0, 1.0, (90, 160)) * top / 40).astype(np.float32)
+    for k in (0.5, 2.0, 4.0):
+        excess = np.maximum(ref - np.median(ref[::4, ::4]), 0)
+        want = np.rint(np.maximum(cand.astype(np.float64) - k * excess, 0)).astype(dtype)
+        got = suppress_flicker(cand, ref, k)
+        assert got.dtype == dtype
+        assert np.abs(got.astype(np.int64) - want).max() <= 1
+        assert (got != want).mean() < 1e-3
+
+
 @pytest.mark.parametrize(("shape", "k"), [((8, 9), 1.0), ((8, 8), -1.0), ((8, 8), float("nan"))])
 def test_bad_arguments_are_refused(shape: tuple[int, int], k: float) -> None:
     with pytest.raises(InputError, match="flicker"):
