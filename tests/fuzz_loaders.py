@@ -3,7 +3,8 @@
     python tests/fuzz_loaders.py WORKDIR EXAMPLES
 
 Writes valid seed files into WORKDIR, then lets hypothesis mutate them and opens each mutant with
-``meteorfast.stream.sources.open_source``, reading up to 30 frames. Exits 0 if every mutant decoded or was refused
+``meteorfast.stream.sources.open_source``, reading up to 30 frames; video mutants also through the PyAV decoder
+when PyAV is installed. Exits 0 if every mutant decoded or was refused
 with a MeteorfastError; any other exception fails the run, and a crash kills it. Before each mutant is decoded its
 description is written to WORKDIR/current, so the parent can say which one crashed.
 """
@@ -72,7 +73,13 @@ def main() -> int:
     work = Path(sys.argv[1])
     examples = int(sys.argv[2])
     seed_files = seeds(work)
-    counts = {"examples": 0, "decoded": 0, "refused": 0}
+    counts = {"examples": 0, "decoded": 0, "refused": 0, "pyav_decoded": 0, "pyav_refused": 0}
+    try:
+        import av  # noqa: F401
+
+        decoders = ["opencv", "pyav"]
+    except ImportError:
+        decoders = ["opencv"]
 
     @settings(max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck))
     @given(mutant(seed_files))
@@ -82,15 +89,17 @@ def main() -> int:
         path.write_bytes(data)
         (work / "current").write_text(f"{suffix} seed with {notes} ({len(data)} bytes), saved as {path}")
         counts["examples"] += 1
-        try:
-            frames = list(islice(iter(open_source(path)), 30))
-        except MeteorfastError:
-            counts["refused"] += 1
-            return
-        for f in frames:
-            if f.image.dtype not in (np.uint8, np.uint16) or f.image.ndim != 2 or f.image.size == 0:
-                raise AssertionError(f"bad frame {f.index}: {f.image.dtype} {f.image.shape}")
-        counts["decoded"] += 1
+        for decoder in decoders if suffix in (".avi", ".mp4") else ["opencv"]:
+            prefix = "" if decoder == "opencv" else f"{decoder}_"
+            try:
+                frames = list(islice(iter(open_source(path, decoder=decoder)), 30))
+            except MeteorfastError:
+                counts[prefix + "refused"] += 1
+                continue
+            for f in frames:
+                if f.image.dtype not in (np.uint8, np.uint16) or f.image.ndim != 2 or f.image.size == 0:
+                    raise AssertionError(f"{decoder}: bad frame {f.index}: {f.image.dtype} {f.image.shape}")
+            counts[prefix + "decoded"] += 1
 
     fuzz()
     print(" ".join(f"{k}={v}" for k, v in counts.items()))

@@ -4,6 +4,7 @@ returns a well-formed result or raises a MeteorfastError. Example counts bound t
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -148,8 +149,9 @@ def test_refine_points_returns_or_raises(
 
 def test_mutated_image_and_video_files_never_crash_the_loaders(tmp_path: Path) -> None:
     """Byte mutations (flips, cuts, splices, repeats) of valid PNG, 16-bit TIFF, JPEG, MJPEG AVI and MP4 files,
-    decoded through ``open_source`` and iterated. Runs in a child process so that a crash in a decoder shows up
-    as this test failing with the input that caused it, not as a dead test run."""
+    decoded through ``open_source`` and iterated (the videos by the PyAV decoder too, when it is installed). Runs in
+    a child process so that a crash in a decoder shows up as this test failing with the input that caused it, not
+    as a dead test run."""
     examples = 1500
     env = {**os.environ, "OPENCV_LOG_LEVEL": "FATAL", "OPENCV_FFMPEG_LOGLEVEL": "-8"}
     out = subprocess.run(
@@ -166,3 +168,6 @@ def test_mutated_image_and_video_files_never_crash_the_loaders(tmp_path: Path) -
     assert int(stats["examples"]) >= examples
     assert int(stats["decoded"]) > 0  # some mutants still decode: the fuzz reaches past the file headers
     assert int(stats["refused"]) > 0
+    if importlib.util.find_spec("av") is not None:
+        assert int(stats["pyav_decoded"]) > 0
+        assert int(stats["pyav_refused"]) > 0

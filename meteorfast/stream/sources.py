@@ -240,23 +240,26 @@ class PyAVSource(Source):
         if not self.path.is_file():
             raise InputError(f"video: expected an existing file, got {str(self.path)!r}; check the path")
         try:
-            with av.open(str(self.path)) as container:
+            with av.open(str(self.path), metadata_errors="replace") as container:
                 if not container.streams.video:
                     raise InputError(f"video: expected a video stream, got none in {str(self.path)!r}")
                 stream = container.streams.video[0]
                 rate = stream.average_rate or stream.guessed_rate
                 self.fps = float(rate) if rate else 25.0
-                self.width, self.height = int(stream.width), int(stream.height)
                 self.frame_count = int(stream.frames) or None
-                codec = stream.codec_context.name
-                fmt = stream.codec_context.format
+                ctx = stream.codec_context
+                codec = getattr(ctx, "name", None) or "unknown"
+                fmt = getattr(ctx, "format", None)
                 deep = fmt is not None and max((c.bits for c in fmt.components), default=8) > 8
-                # The first frame, now: an undecodable stream fails here, naming its codec.
-                if next(container.decode(stream), None) is None:
+                # The first frame, now: an undecodable stream fails here, naming its codec. Its size is the one to
+                # trust; a damaged header may carry none.
+                first = next(container.decode(stream), None)
+                if first is None:
                     raise InputError(
                         f"video: expected a video stream FFmpeg can decode, got {str(self.path)!r} (codec "
                         f"{codec!r}), which gave no frame; convert it with: ffmpeg -i IN -c:v libx264 OUT.mp4"
                     )
+                self.width, self.height = int(first.width), int(first.height)
         except av.error.FFmpegError as exc:
             raise InputError(
                 f"video: expected a video file FFmpeg can open, got {str(self.path)!r}: {exc}; check it or convert "
@@ -269,7 +272,7 @@ class PyAVSource(Source):
     def __iter__(self) -> Iterator[Frame]:
         av = _import_av()
         fps = self.fps or 25.0
-        with av.open(str(self.path)) as container:
+        with av.open(str(self.path), metadata_errors="replace") as container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"  # frame and slice threads: decoding keeps pace with 4K
             index = 0
