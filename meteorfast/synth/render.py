@@ -585,8 +585,9 @@ def _video_codec(frames: npt.NDArray[np.uint8], rng: np.random.Generator) -> npt
 def render_clip(
     seed: int, n_frames: int = 25, kind: str | None = None, config: SimConfig | None = None, *, lead: int = 0
 ) -> SimClip:
-    """``n_frames`` video frames of one scene at ``config.fps``; ``kind`` None draws one at random. ``lead`` of them
-    come before the meteor, flash or other timed event can start (the sky a stream showed before it)."""
+    """``n_frames`` video frames of one scene at ``config.fps``; ``kind`` None draws one at random. The meteor or flash
+    is placed in the frames after the first ``lead`` (the sky a stream showed before it); a meteor that lasts longer
+    than those frames is caught in mid-flight, so it may already show in the lead."""
     cfg = config or SimConfig()
     if n_frames < 1 or not 0 <= lead < n_frames:
         raise InputError(f"synth: expected n_frames >= 1 and 0 <= lead < n_frames, got {n_frames} and {lead}")
@@ -635,9 +636,9 @@ def render_stack(
     """A clip of ``n_frames`` stacked to its ``max - mean`` image by the stacking kernel (what
     ``Detector(mode="stack")`` classifies); its truth keeps the meteor's segment in each frame.
 
-    With ``flicker`` > 0 the scene runs ``n_frames`` longer, the event only in the last ``n_frames``, and the
-    window is flicker-suppressed against the first window's noise, as the detector does from a stream's second
-    window on (:mod:`meteorfast.stream.flicker`)."""
+    With ``flicker`` > 0 the scene runs ``n_frames`` longer, with the meteor or flash placed in the last
+    ``n_frames``, and that window is flicker-suppressed against the first window's noise, as the detector does from
+    a stream's second window on (:mod:`meteorfast.stream.flicker`)."""
     from meteorfast.cam import stack
     from meteorfast.stream.flicker import suppress_flicker
 
