@@ -259,8 +259,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     cfg = BenchConfig(
         model=args.model, backend=args.backend, precision=args.precision, batches=args.batch, streams=args.streams,
         mode=args.mode, flicker=args.flicker, baseline=args.baseline, kernels=args.kernels, fps=args.fps,
-        repeats=args.repeats,
-        pairs=args.pairs, stream_seconds=args.seconds, frames=args.frames, weights=args.weights,
+        repeats=args.repeats, pairs=args.pairs, stream_seconds=args.seconds, frames=args.frames, weights=args.weights,
     )  # fmt: skip
     res = run(cfg, progress=(lambda _: None) if args.json else (lambda m: print(m, file=sys.stderr)))
     res["command"] = "meteorfast " + " ".join(sys.argv[1:])
