@@ -29,7 +29,8 @@ from meteorfast.errors import InputError, NonFiniteError
 
 T = TypeVar("T")
 
-#: The detector's default ``k``.
+#: The detector's default ``k``. At 2, codec-refreshed housing edges in the GMN clip still fired; a meteor's own
+#: pixels are quiet in the reference windows, so a larger ``k`` costs it little (benchmarks/RESULTS.md, run 8).
 DEFAULT_FLICKER = 4.0
 
 FloatArray = npt.NDArray[np.float32]
