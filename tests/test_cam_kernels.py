@@ -343,11 +343,14 @@ def test_property_native_equals_reference(batch: tuple[np.ndarray, np.ndarray, n
 def test_property_cam_is_invariant_to_positive_gradient_scale(
     batch: tuple[np.ndarray, np.ndarray, np.ndarray, str, int], factor: float
 ) -> None:
-    """Holds where the 1e-7 epsilon is negligible: every item's raw CAM range stays above 1e-2 after scaling."""
+    """Holds where the 1e-7 epsilon is negligible: every item's raw CAM range stays above 1e-2 after scaling.
+
+    Not where the range is 0 in float64: there the float32 sums that cancel can round to either side of zero, a
+    few 1e-9 after scaling, which min-max over an epsilon of 1e-7 turns into CAM values of a few 1e-2."""
     feat, grad, *_ = batch
     raw = np.maximum(np.einsum("nk,nkhw->nhw", grad.mean(axis=(2, 3), dtype=np.float64), feat), 0)
     span = (raw.max(axis=(1, 2)) - raw.min(axis=(1, 2))) * min(factor, 1.0)
-    keep = (span > 1e-2) | (span == 0)
+    keep = span > 1e-2
     a = mc.grad_cam(feat, grad)
     b = mc.grad_cam(feat, (grad * np.float32(factor)).astype(np.float32))
     np.testing.assert_allclose(a[keep], b[keep], atol=1e-4)
