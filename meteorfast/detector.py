@@ -355,19 +355,22 @@ class Detector:
         last: Frame | None = None
         seq = 0
 
-        def close(st: Stacker, first: Frame, end: Frame) -> Iterator[Item]:
+        def emit(
+            ready: list[tuple[tuple[npt.NDArray[np.unsignedinteger], Frame, Frame], npt.NDArray[np.float32] | None]],
+        ) -> Iterator[Item]:
             nonlocal seq
-            began = time.perf_counter()
-            result = st.result()
-            self.times.add("stack", time.perf_counter() - began, 0)
-            ready: list[tuple[tuple[npt.NDArray[np.unsignedinteger], Frame, Frame], npt.NDArray[np.float32] | None]]
-            if self.flicker == 0:
-                ready = [((result.candidate, first, end), None)]
-            else:  # held back until a neighbouring window has measured the noise (result() arrays are fresh)
-                ready = held.add(first.index, end.index, result.std, (result.candidate, first, end))
             for (candidate, a, b), reference in ready:
                 yield self._window_item(candidate, reference, a, b, seq)
                 seq += 1
+
+        def close(st: Stacker, first: Frame, end: Frame) -> Iterator[Item]:
+            began = time.perf_counter()
+            result = st.result()
+            self.times.add("stack", time.perf_counter() - began, 0)
+            if self.flicker == 0:
+                yield from emit([((result.candidate, first, end), None)])
+            else:  # held back until a neighbouring window has measured the noise (result() arrays are fresh)
+                yield from emit(held.add(first.index, end.index, result.std, (result.candidate, first, end)))
 
         for count, f in enumerate(frames):
             image = to_grey(f.image)
@@ -389,9 +392,7 @@ class Detector:
         if active and last is not None and active[0][0].frames >= 2:
             st, first = active[0]
             yield from close(st, first, last)
-        for (candidate, a, b), reference in held.finish():
-            yield self._window_item(candidate, reference, a, b, seq)
-            seq += 1
+        yield from emit(held.finish())
 
     def _window_item(
         self, candidate: npt.NDArray[np.unsignedinteger], reference: npt.NDArray[np.float32] | None, first: Frame,

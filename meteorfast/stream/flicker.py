@@ -125,14 +125,11 @@ class FlickerReference(Generic[T]):
         while self._pending:
             w = self._pending[0]
             earlier = [d.std for d in self._done if d.end < w.start][-2:]
-            later = [p.std for p in self._pending if p.start > w.end][:1]
             if earlier:
                 ref: FloatArray | None = earlier[0] if len(earlier) == 1 else np.minimum(earlier[0], earlier[1])
-            elif later:
-                ref = later[0]
-            elif final:
-                ref = None
-            else:
-                return  # the start of the source: wait for the first window that shares no frame with this one
+            else:  # the start of the source: the first window that shares no frame with this one, once it exists
+                ref = next((p.std for p in self._pending if p.start > w.end), None)
+                if ref is None and not final:
+                    return
             self._pending.popleft()
             yield w.payload, ref
