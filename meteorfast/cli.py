@@ -20,6 +20,7 @@ import numpy as np
 from meteorfast import __version__
 from meteorfast.errors import BackendUnavailableError, InputError, MeteorfastError
 from meteorfast.stream.flicker import DEFAULT_FLICKER
+from meteorfast.stream.sources import DECODERS
 
 
 def info_dict() -> dict[str, Any]:
@@ -475,7 +476,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="skip the sources an earlier run completed in --out")
     p.add_argument("--retries", type=int, default=None,
                    help="reopen a stopped camera or stream at most N times in a row (default: no limit)")  # fmt: skip
-    p.add_argument("--decoder", default="opencv", choices=["opencv", "pyav"],
+    p.add_argument("--decoder", default="opencv", choices=list(DECODERS),
                    help="video decoder; pyav (the [pyav] extra) keeps true timestamps and 16-bit depth")  # fmt: skip
     p.set_defaults(func=_cmd_detect)
 
