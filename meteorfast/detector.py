@@ -138,6 +138,11 @@ class Detector:
       opens, else 0.5).
     - ``localize``: ``fused`` or ``paper`` (see :func:`meteorfast.cam.localize`); ``refine``: move the point to the
       streak within its first-layer cell on the frame itself; ``resize``: ``stretch`` or ``letterbox``.
+    - ``candidates``: in each detection (or each item, with ``search="all"``), the fused map's ``candidates``
+      highest peaks are searched for the streak and the most line-like wins (see :mod:`meteorfast.cam.refine`): the
+      highest peak alone is often a star next to a faint meteor. 1 refines the located point only; so does every
+      item under the threshold with ``search="detections"``, which keeps the search's cost (a few ms) off the
+      quiet frames.
     - ``queue_depth``: items buffered per source (default ``2 * batch_size``); ``push_timeout_s``: how long a partly
       filled batch waits for more; ``max_gap``: missed frames bridged inside one event.
     - ``mask``: the station's mask, as GMN stations keep one (``mask.bmp``): an image file or array of the frames'
@@ -162,6 +167,8 @@ class Detector:
         *,
         stride: int | None = None,
         refine: bool = True,
+        candidates: int = 16,
+        search: Literal["detections", "all"] = "detections",
         resize: ResizeMode = "stretch",
         queue_depth: int | None = None,
         push_timeout_s: float = 0.05,
@@ -183,6 +190,10 @@ class Detector:
             raise InputError(f"Detector: expected tile=(size >= 16, 0 <= overlap < size), got {tile}")
         if localize not in ("fused", "paper"):
             raise InputError(f"Detector: expected localize 'fused' or 'paper', got {localize!r}")
+        if candidates < 1:
+            raise InputError(f"Detector: expected candidates >= 1 (1 refines the located point only), got {candidates}")
+        if search not in ("detections", "all"):
+            raise InputError(f"Detector: expected search 'detections' or 'all', got {search!r}")
         if not (np.isfinite(flicker) and flicker >= 0):
             raise InputError(f"Detector: expected flicker >= 0 (0 turns it off), got {flicker}")
         if threshold is not None and not 0.0 <= threshold <= 1.0:
@@ -199,6 +210,8 @@ class Detector:
         self.tile = tile
         self.localize: LocalizeMode = localize
         self.refine = refine
+        self.candidates = candidates
+        self.search = search
         self.resize: ResizeMode = resize
         self.queue_depth = queue_depth or 2 * batch_size
         self.push_timeout_s = push_timeout_s
@@ -413,7 +426,8 @@ class Detector:
     def _run(
         self, inputs: npt.NDArray[np.uint8], geometry: npt.NDArray[np.float32]
     ) -> tuple[npt.NDArray[np.float32], ...]:
-        """``inputs: uint8 [M,C,h,w]``, ``geometry: float32 [M,4]`` -> ``prob, x, y, peak: [M]``, ``cam [M,h',w']``."""
+        """``inputs: uint8 [M,C,h,w]``, ``geometry: float32 [M,4]`` -> ``prob, x, y, peak: [M]``, ``cam [M,h',w']``,
+        ``fine [M,H1,W1]`` (the first-layer map)."""
         import meteorfast.cam as mc
 
         backend = self._backend
@@ -427,7 +441,7 @@ class Detector:
             t0 = time.perf_counter()
             if backend.name == "tensorrt":  # CAM and localisation run on the device, inside collect()
                 r = backend.collect(backend.submit(x, g, want_cam=True))
-                parts.append((r.prob, r.x, r.y, r.peak, r.cam))
+                parts.append((r.prob, r.x, r.y, r.peak, r.cam, r.fine))
                 self.times.add("infer", time.perf_counter() - t0, len(x))
                 continue
             out = backend.infer({"frames": x}, ["prob", "features", "cam_weights", "conv1_map"])
@@ -436,11 +450,11 @@ class Detector:
             t2 = time.perf_counter()
             fine = np.asarray(out["conv1_map"], np.float32)[:, 0]
             loc = mc.localize(cam, fine, input_size=prep.size, geometry=g, mode=self.localize)
-            parts.append((np.asarray(out["prob"], np.float32).reshape(-1), loc.x, loc.y, loc.peak, cam))
+            parts.append((np.asarray(out["prob"], np.float32).reshape(-1), loc.x, loc.y, loc.peak, cam, fine))
             self.times.add("infer", t1 - t0, len(x))
             self.times.add("cam", t2 - t1, len(x))
             self.times.add("post", time.perf_counter() - t2, len(x))
-        return tuple(np.concatenate([p[k] for p in parts]) for k in range(5))
+        return tuple(np.concatenate([p[k] for p in parts]) for k in range(6))
 
     def _finish(self, items: Sequence[Item]) -> list[FrameResult]:
         """Infer a batch of items (tiles flattened), regroup tiles per item, refine, threshold."""
@@ -451,7 +465,7 @@ class Detector:
             raise InputError("Detector: expected an open detector; call open() first")
         inputs = np.concatenate([it.inputs for it in items])
         geo = np.concatenate([it.geometry for it in items])
-        prob, xs, ys, peak, cams = self._run(inputs, geo)
+        prob, xs, ys, peak, cams, fine = self._run(inputs, geo)
         in_h, in_w = prep.size
         cell_in = np.array([in_w / self._fine[1], in_h / self._fine[0]], np.float32)
         results: list[FrameResult] = []
@@ -461,7 +475,8 @@ class Detector:
         py = ys[best_idx].copy()
         if self.refine:  # points are frame pixels even for tiles, and the cell is the best tile's
             began = time.perf_counter()
-            px, py = refine_points([it.image for it in items], px, py, geo[best_idx, :2] * cell_in)
+            cx, cy, weight = self._candidates(prob, px, py, cams, fine, geo, best_idx)
+            px, py = refine_points([it.image for it in items], cx, cy, geo[best_idx, :2] * cell_in, weight=weight)
             self.times.add("refine", time.perf_counter() - began, len(items))
         for i, it in enumerate(items):
             lo, hi = int(bounds[i]), int(bounds[i + 1])
@@ -475,6 +490,28 @@ class Detector:
                 )
             )
         return results
+
+    def _candidates(
+        self, prob: npt.NDArray[np.float32], px: npt.NDArray[np.float32], py: npt.NDArray[np.float32],
+        cams: npt.NDArray[np.float32], fine: npt.NDArray[np.float32], geo: npt.NDArray[np.float32],
+        best_idx: list[int],
+    ) -> tuple[npt.NDArray[np.float32], ...]:  # fmt: skip
+        """The points :func:`~meteorfast.cam.refine.refine_points` chooses from, ``x, y, weight: float32
+        [items, candidates]``: the located point alone for an item that is not searched; for one that is, the
+        fused-map peaks of its best tile, weighted by their values. (Peaks of every detected tile were tried on the
+        MeteorFinder frames: one more meteor found in its box, one lost, as other tiles hold star trails.)"""
+        from meteorfast.cam.refine import fused_peaks
+
+        n, k = len(best_idx), self.candidates
+        cx = np.full((n, k), np.nan, np.float32)
+        cy = np.full((n, k), np.nan, np.float32)
+        weight = np.zeros((n, k), np.float32)
+        cx[:, 0], cy[:, 0], weight[:, 0] = px, py, 1.0
+        search = [i for i, b in enumerate(best_idx) if self.search == "all" or prob[b] >= self.threshold]
+        if k > 1 and search and self._prep is not None:
+            rows = [best_idx[i] for i in search]
+            cx[search], cy[search], weight[search] = fused_peaks(cams[rows], fine[rows], geo[rows], self._prep.size, k)
+        return cx, cy, weight
 
     def _stitch(
         self, item: Item, prob: npt.NDArray[np.float32], cams: npt.NDArray[np.float32]

@@ -102,12 +102,15 @@ def predict(
 
     With ``tile = (size, overlap)`` each frame is cut into overlapping ``size`` px tiles at native resolution; the
     frame's probability is its best tile's, and so is the point. ``refine`` moves each point to the streak within
-    its first-layer cell on the frame itself (:func:`meteorfast.cam.refine.refine_points`).
+    its first-layer cell on the frame itself, choosing among the fused map's peaks
+    (:func:`meteorfast.cam.refine.refine_points`).
     """
     from meteorfast.detector import Detector
 
     probs, xs, ys = [], [], []
-    with Detector(model, batch_size=batch, tile=tile, localize=mode, refine=refine) as det:
+    # Every item's candidates are searched, so that points do not depend on the model's threshold (the metrics may
+    # apply another, calibrated one).
+    with Detector(model, batch_size=batch, tile=tile, localize=mode, refine=refine, search="all") as det:
         for start in range(0, len(items), batch):
             res = det.classify([it.image for it in items[start : start + batch]])
             probs.append(res.prob)

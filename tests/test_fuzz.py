@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import meteorfast.cam as mc
-from meteorfast.cam.refine import refine_points
+from meteorfast.cam.refine import fused_peaks, refine_points
 from meteorfast.detector import Detector
 from meteorfast.errors import MeteorfastError
 from meteorfast.stream.flicker import suppress_flicker
@@ -145,6 +145,26 @@ def test_refine_points_returns_or_raises(
     res = outcome(refine_points, frames, x, y, cell)
     if res is not None:
         assert res[0].shape == res[1].shape == (len(frames),)
+
+
+@FUZZ
+@given(frames=st.lists(any_array(max_dims=3, max_side=30), max_size=3), x=any_array(2, 4), y=any_array(2, 4),
+       weight=any_array(2, 4), cell=any_array(2, 3))  # fmt: skip
+def test_refine_candidates_returns_or_raises(
+    frames: list[np.ndarray], x: np.ndarray, y: np.ndarray, weight: np.ndarray, cell: np.ndarray
+) -> None:
+    res = outcome(refine_points, frames, x, y, cell, weight=weight)
+    if res is not None:
+        assert res[0].shape == res[1].shape == (len(frames),)
+
+
+@FUZZ
+@given(cam=any_array(3, 9), fmap=any_array(3, 12), geo=any_array(2, 5), k=st.integers(-1, 20))
+def test_fused_peaks_returns_or_raises(cam: np.ndarray, fmap: np.ndarray, geo: np.ndarray, k: int) -> None:
+    res = outcome(fused_peaks, cam, fmap, geo, (224.0, 224.0), k)
+    if res is not None:
+        assert all(a.shape == (len(cam), k) for a in res)
+        assert np.all(res[2] >= 0)
 
 
 def test_mutated_image_and_video_files_never_crash_the_loaders(tmp_path: Path) -> None:

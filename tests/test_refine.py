@@ -71,3 +71,121 @@ def test_bad_arguments() -> None:
         refine_points([frame], [1.0], [1.0], (0.0, 4.0))
     with pytest.raises(InputError, match=r"frame \[H,W\]"):
         refine_points([np.zeros((2, 50, 50, 2))], [1.0], [1.0], (4.0, 4.0))
+
+
+def test_across_direction_rejects_an_edge_and_a_wide_blob() -> None:
+    """A roofline (bright below, dark above) and the Moon's disc are bright along every direction at their edge; the
+    half-lines across them tell them from a streak, which is dark on both sides."""
+    rng = np.random.default_rng(7)
+    img = rng.normal(30, 3, (240, 320)).astype(np.float32)
+    img[150:, :] += 80  # a lit wall, its edge along row 150
+    cv2.circle(img, (250, 60), 20, 150.0, -1)  # the Moon
+    seg = (40.5, 40.5, 120.5, 90.5)
+    streak = np.zeros_like(img)
+    cv2.line(streak, (40, 40), (120, 90), 1.0, 1, cv2.LINE_AA)
+    img += cv2.GaussianBlur(streak, (0, 0), 1.0) * 40
+    frame = np.clip(img, 0, 255).astype(np.uint8)
+    # Three candidates, the edge and the Moon's rim ranked above the streak by their weights.
+    x = np.array([[160.0, 230.0, 80.0]])
+    y = np.array([[150.0, 60.0, 65.0]])
+    px, py = refine_points([frame], x, y, (20.0, 20.0), weight=[[1.0, 1.0, 0.8]])
+    assert point_to_segment(float(px[0]), float(py[0]), seg) <= 1.5
+
+
+def test_best_candidate_wins_and_weights_rank_it() -> None:
+    seg = (600.5, 300.5, 640.5, 330.5)
+    frame = scene(3, seg, (900, 500))
+    cell = (11.4, 6.4)
+    # The star's candidate comes first, as the first-layer map ranks a bright point above a faint streak.
+    x, y = refine_points([frame], [[900.0, 620.0]], [[500.0, 315.0]], cell)
+    assert point_to_segment(float(x[0]), float(y[0]), seg) <= 1.0
+    # A weight of 0 (or NaN) leaves the streak's candidate out, so the first one is refined alone.
+    x0, y0 = refine_points([frame], [[900.0, 620.0]], [[500.0, 315.0]], cell, weight=[[1.0, 0.0]])
+    xn, yn = refine_points([frame], [[900.0, 620.0]], [[500.0, 315.0]], cell, weight=[[1.0, np.nan]])
+    assert abs(float(x0[0]) - 900) <= 12
+    assert abs(float(y0[0]) - 500) <= 7
+    assert (x0[0], y0[0]) == (xn[0], yn[0])
+    # One candidate per frame as a column is the same as the flat form.
+    flat = refine_points([frame], [620.0], [315.0], cell)
+    col = refine_points([frame], [[620.0]], [[315.0]], cell)
+    assert flat[0][0] == col[0][0]
+    assert flat[1][0] == col[1][0]
+
+
+def test_candidate_arguments() -> None:
+    frame = np.zeros((50, 50), np.uint8)
+    with pytest.raises(InputError, match="weight of the candidates' shape"):
+        refine_points([frame], [[1.0, 2.0]], [[1.0, 2.0]], (4.0, 4.0), weight=[1.0])
+    with pytest.raises(InputError, match="even number of directions"):
+        refine_points([frame], [1.0], [1.0], (4.0, 4.0), angles=5)
+    x, y = refine_points([frame], [[np.nan, np.nan]], [[np.nan, np.nan]], (4.0, 4.0))
+    assert np.isnan(x[0])
+    assert np.isnan(y[0])
+
+
+def fused_peaks_reference(cam: np.ndarray, fmap: np.ndarray, k: int, floor: float) -> list[list[tuple[int, int]]]:
+    """Loops over cells: (row, col) of the 3x3 local maxima at least ``floor`` x the maximum, highest first."""
+    from meteorfast.cam.reference import fused_map
+
+    fused = fused_map(cam, fmap)
+    out = []
+    for m in fused:
+        h, w = m.shape
+        cells = []
+        for r in range(h):
+            for c in range(w):
+                hood = m[max(r - 1, 0) : r + 2, max(c - 1, 0) : c + 2]
+                if m[r, c] >= hood.max() and m[r, c] >= floor * m.max():
+                    cells.append((-float(m[r, c]), r * w + c, r, c))
+        out.append([(r, c) for _, _, r, c in sorted(cells)[:k]])
+    return out
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fused_peaks_against_loops(seed: int) -> None:
+    from meteorfast.cam.refine import fused_peaks
+
+    rng = np.random.default_rng(seed)
+    n, k = 3, 6
+    cam = rng.random((n, 7, 7), dtype=np.float32)
+    fmap = cv2.GaussianBlur(rng.random((56, 56 * n), dtype=np.float32), (0, 0), 1.5).reshape(56, n, 56)
+    fmap = np.ascontiguousarray(fmap.transpose(1, 0, 2))
+    if seed == 3:
+        fmap[1] = 0.5  # a flat map: every cell is a maximum, the first k in row-major order win
+    geo = np.array([[5.7, 3.2, 10.0, 20.0]] * n, np.float32)
+    x, y, value = fused_peaks(cam, fmap, geo, (224, 224), k=k, floor=0.2)
+    want = fused_peaks_reference(cam, fmap, k, 0.2)
+    for i in range(n):
+        got = [(round((float(yy) - 20) / 3.2 / 4 - 0.5), round((float(xx) - 10) / 5.7 / 4 - 0.5))
+               for xx, yy in zip(x[i], y[i], strict=True) if np.isfinite(xx)]  # fmt: skip
+        assert got == want[i]
+        assert np.all(np.diff(value[i][: len(got)]) <= 0)
+        assert np.all(value[i][len(got) :] == 0)
+
+
+def test_detector_search_finds_the_streak_not_the_star(spot_model) -> None:  # type: ignore[no-untyped-def]
+    """End to end on a faint streak next to a bright, wide star that the first-layer map ranks first: the search
+    lands on the streak; without it (``candidates=1``, or an item under the threshold with ``search="detections"``)
+    the point stays by the star."""
+    from meteorfast.detector import Detector
+
+    seg = (600.5, 300.5, 700.5, 360.5)
+    img = scene(5, seg, None).astype(np.float32)
+    dot = np.zeros_like(img)
+    dot[390, 560] = 1.0
+    blob = cv2.GaussianBlur(dot, (0, 0), 3.0)
+    frame = np.clip(img + blob / blob.max() * 200, 0, 255).astype(np.uint8)
+
+    def error(**kw: object) -> float:
+        with Detector(spot_model, **kw) as det:  # type: ignore[arg-type]
+            res = det.classify(frame[None])
+        return point_to_segment(float(res.x[0]), float(res.y[0]), seg)
+
+    assert error(search="all") <= 1.5
+    assert error(threshold=0.5) <= 1.5  # the spot model's probability is 0.63: a detection, searched
+    assert error(candidates=1) > 50
+    assert error(threshold=0.9) > 50  # not a detection: only the located point is refined
+    with pytest.raises(InputError, match="candidates >= 1"):
+        Detector(spot_model, candidates=0)
+    with pytest.raises(InputError, match="search 'detections' or 'all'"):
+        Detector(spot_model, search="some")  # type: ignore[arg-type]

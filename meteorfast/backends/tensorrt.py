@@ -405,13 +405,15 @@ class _Slot:
 
 @dataclass(frozen=True)
 class LocalizedBatch:
-    """Per item: ``prob``, ``x``, ``y``, ``peak`` float32 ``[N]``; ``cam`` float32 ``[N,h,w]`` when asked for."""
+    """Per item: ``prob``, ``x``, ``y``, ``peak`` float32 ``[N]``; ``cam`` float32 ``[N,h,w]`` and ``fine`` (the
+    first-layer map) float32 ``[N,H1,W1]`` when asked for."""
 
     prob: npt.NDArray[np.float32]
     x: npt.NDArray[np.float32]
     y: npt.NDArray[np.float32]
     peak: npt.NDArray[np.float32]
     cam: npt.NDArray[np.float32] | None
+    fine: npt.NDArray[np.float32] | None
 
 
 class TensorRTBackend(Backend):
@@ -420,7 +422,7 @@ class TensorRTBackend(Backend):
     :meth:`infer` returns every engine output by name (host copies). :meth:`submit` / :meth:`collect` are the fast
     path: two batches in flight on two streams (the upload of one overlaps the compute of the other), and the CAM
     and localisation run as CUDA kernels on the engine's output buffers, so only ``prob``, ``x``, ``y``, ``peak``
-    (and the small CAM on request) come back to the host.
+    (and on request the small CAM and the first-layer map, 12.5 KB an item at 56x56) come back to the host.
     """
 
     name = "tensorrt"
@@ -537,6 +539,7 @@ class TensorRTBackend(Backend):
             "y": cuda.pagelocked_empty(mx, np.float32),
             "peak": cuda.pagelocked_empty(mx, np.float32),
             "cam": cuda.pagelocked_empty((mx, h, w), np.float32),
+            "conv1_map": cuda.pagelocked_empty((mx, *_fixed(specs_out["conv1_map"])[1:]), np.float32),
             "geom": cuda.pagelocked_empty((mx, 4), np.float32),
             "status": cuda.pagelocked_empty(1, np.int32),
         }
@@ -601,6 +604,7 @@ class TensorRTBackend(Backend):
                 cuda.memcpy_dtoh_async(slot.host_small[name][:size], slot.dev[name], s)
             if want_cam:
                 cuda.memcpy_dtoh_async(slot.host_small["cam"][:n], slot.dev["cam"], s)
+                cuda.memcpy_dtoh_async(slot.host_small["conv1_map"][:n], slot.dev["conv1_map"], s)
             slot.done.record(s)
         finally:
             self._ctx.pop()
@@ -620,7 +624,8 @@ class TensorRTBackend(Backend):
         n, hs = slot.n, slot.host_small
         check_status(int(hs["status"][0]))
         return LocalizedBatch(hs["prob"][:n].copy(), hs["x"][:n].copy(), hs["y"][:n].copy(), hs["peak"][:n].copy(),
-                              hs["cam"][:n].copy() if slot.want_cam else None)  # fmt: skip
+                              hs["cam"][:n].copy() if slot.want_cam else None,
+                              hs["conv1_map"][:n].copy() if slot.want_cam else None)  # fmt: skip
 
     # ---- generic contract ----
     def _infer_impl(

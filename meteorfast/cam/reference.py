@@ -115,6 +115,22 @@ def upsample(cam: npt.NDArray[np.float32], size: tuple[int, int]) -> FloatArray:
     return out
 
 
+def scaled_map(fmap: npt.NDArray[np.float32]) -> FloatArray:
+    """``fmap: float32 [N,H1,W1]`` -> the same, min-max scaled per item to [0, 1)."""
+    lo = fmap.min(axis=(1, 2), keepdims=True)
+    hi = fmap.max(axis=(1, 2), keepdims=True)
+    out: FloatArray = (fmap - lo) / ((hi - lo) + CAM_EPS)
+    return out
+
+
+def fused_map(cam: npt.NDArray[np.float32], fmap: npt.NDArray[np.float32]) -> FloatArray:
+    """``cam: float32 [N,h,w]``, ``fmap: float32 [N,H1,W1]`` -> float32 ``[N,H1,W1]``: the CAM upsampled to the
+    fine grid times the min-max-scaled fine map, the map ``fused`` localisation takes its argmax of."""
+    c = np.asarray(cam, np.float32)
+    f = np.asarray(fmap, np.float32)
+    return upsample(c, f.shape[1:]) * scaled_map(f)
+
+
 def block_under(i: npt.NDArray[np.intp], n_coarse: int, n_fine: int) -> tuple[npt.NDArray[np.intp], ...]:
     """Fine rows (or columns) ``[lo, hi)`` under coarse cells ``i``; at least one each."""
     lo = np.minimum(i * n_fine // n_coarse, n_fine - 1)
@@ -149,9 +165,7 @@ def localize(
     _finite("localize", c, (1, 2))
     _finite("localize", f, (1, 2))
     _finite("localize", geo, (1,))
-    lo = f.min(axis=(1, 2), keepdims=True)
-    hi = f.max(axis=(1, 2), keepdims=True)
-    scaled = (f - lo) / ((hi - lo) + CAM_EPS)
+    scaled = scaled_map(f)
     items = np.arange(n)
     if mode == "paper":
         roi = c.reshape(n, -1).argmax(axis=1)

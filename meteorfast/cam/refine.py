@@ -1,13 +1,19 @@
-"""Sub-cell refinement of a located point on the original frame.
+"""Refinement of a located point on the original frame: sub-cell, and among the maps' candidate peaks.
 
 The first-layer map pins the meteor to one of its cells: 4x4 model-input pixels for a stride-2 stem at 224 px, which
 is about 23x13 frame pixels on a 1280x720 frame. Inside a window of ``cells`` cells around that point, the frame's
-own pixels decide: the point moves to where the background-subtracted frame looks most like a line through it. For
-each of ``angles`` directions, two half-lines leave the pixel on either side (from ``gap`` to ``gap + arm`` px out);
-the response is the dimmest of the two and of the pixel itself (smoothed), and the best direction wins. A streak is
-bright at each of its pixels and on both sides of it; a star or a hot pixel, however bright, is dark a couple of
-pixels out, and the dark sky between a star and the streak is dark at the centre, so neither can pull the point off
-the streak the way the brightest pixel would.
+own pixels decide: the point moves to where the frame looks most like a line through it. For each of ``angles``
+directions, two half-lines leave the pixel on either side (from ``gap`` to ``gap + arm`` px out); the response is
+the dimmest of the two and of the pixel itself (smoothed), less the brighter of the two half-lines across that
+direction, and the best direction wins. A streak is bright along itself and dark across; a star or the Moon is as
+bright across as along, and an edge (a roofline, a lit wall) is bright on one side across, so none of them can pull
+the point off the streak the way the brightest pixel would.
+
+The first-layer map alone answers to stars as much as to streaks (its channel mean is a brightness detector), so in
+a frame with a faint meteor the fused map's highest peak is often a star a few cells from the streak.
+:func:`fused_peaks` lists the fused map's ``k`` highest local maxima, and :func:`refine_points` given several
+candidates per frame searches the window of each and keeps the one whose best line response, times its fused value,
+is highest.
 """
 
 from __future__ import annotations
@@ -43,6 +49,28 @@ def _half_lines(gap: int, arm: int, sigma: float, angles: int) -> tuple[tuple[Fl
     return tuple(out)
 
 
+def _response(crop: FloatArray, kernels: tuple[tuple[FloatArray, FloatArray], ...], sigma: float) -> FloatArray:
+    """``crop: float32 [h,w]`` -> its line response, float32 ``[h,w]`` (see the module docstring); ``kernels`` hold
+    an even number of directions, so the one across direction ``k`` is ``k + len/2``."""
+    import cv2
+
+    centre = cv2.GaussianBlur(crop, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
+    sides = [
+        (cv2.filter2D(crop, -1, a, borderType=cv2.BORDER_REPLICATE),
+         cv2.filter2D(crop, -1, b, borderType=cv2.BORDER_REPLICATE))
+        for a, b in kernels
+    ]  # fmt: skip
+    half = len(sides) // 2
+    resp: FloatArray | None = None
+    for k, (a, b) in enumerate(sides):
+        across_a, across_b = sides[(k + half) % len(sides)]
+        r = np.minimum(np.minimum(a, b), centre) - np.maximum(across_a, across_b)
+        resp = r if resp is None else np.maximum(resp, r)
+    if resp is None:
+        raise InputError("refine: expected at least 2 directions")
+    return resp
+
+
 def _grey(frame: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
     if frame.dtype.kind not in "uif":
         raise InputError(f"refine: expected integer or float frames, got {frame.dtype}; convert with .astype")
@@ -62,69 +90,148 @@ def _real(name: str, value: npt.ArrayLike) -> npt.NDArray[np.float64]:
     return a.astype(np.float64)
 
 
+def _window_best(
+    img: npt.NDArray[np.generic], x: float, y: float, rx: float, ry: float, pad: int,
+    kernels: tuple[tuple[FloatArray, FloatArray], ...], sigma: float, min_snr: float,
+) -> tuple[float, float, float] | None:  # fmt: skip
+    """The best line response in the window of half-size ``rx, ry`` around ``(x, y)``, and where it is (pixel
+    centres); None when the window is off the frame, or holds no line: its best response is not ``min_snr`` times
+    the response's robust spread (1.4826 MAD) above its median."""
+    h, w = img.shape[:2]
+    x0, x1 = max(int(np.floor(x - rx)), 0), min(int(np.ceil(x + rx)) + 1, w)
+    y0, y1 = max(int(np.floor(y - ry)), 0), min(int(np.ceil(y + ry)) + 1, h)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    # Filter a padded crop so the response at the window's edge sees real pixels, not a border rule.
+    px0, px1, py0, py1 = max(x0 - pad, 0), min(x1 + pad, w), max(y0 - pad, 0), min(y1 + pad, h)
+    crop = np.asarray(img[py0:py1, px0:px1], np.float32)
+    win = _response(crop, kernels, sigma)[y0 - py0 : y1 - py0, x0 - px0 : x1 - px0]
+    top = float(win.max())
+    mid = float(np.median(win))
+    spread = 1.4826 * float(np.median(np.abs(win - np.float32(mid))))
+    if top <= mid or top - mid < min_snr * spread:
+        return None
+    r, c = np.unravel_index(int(np.argmax(win)), win.shape)
+    return top, x0 + c + 0.5, y0 + r + 0.5
+
+
 def refine_points(
     frames: Sequence[npt.NDArray[np.generic]] | npt.NDArray[np.generic],
     x: npt.ArrayLike,
     y: npt.ArrayLike,
     cell: npt.ArrayLike,
     *,
+    weight: npt.ArrayLike | None = None,
     cells: float = 1.5,
     gap: int = 2,
     arm: int = 5,
     sigma: float = 1.2,
     angles: int = 8,
+    min_snr: float = 4.0,
 ) -> tuple[FloatArray, FloatArray]:
-    """Move each point ``(x[i], y[i])`` (frame pixels) to the streak inside its window of ``frames[i]``.
+    """Move each frame's point to the streak: ``frames[i]``'s point is ``(x[i], y[i])`` (frame pixels), or the best
+    of its candidates ``(x[i, j], y[i, j])``.
 
-    ``frames``: N frames, each uint8/uint16/float ``[H,W]`` or ``[H,W,3|4]``; ``x, y: [N]``; ``cell: [N,2]`` or
-    ``[2]``, the size of one first-layer cell in frame pixels ``(cw, ch)``. The window reaches ``cells`` cells on
-    each side. Returns the refined ``x, y: float32 [N]``; a point whose window is empty or flat stays where it was.
+    ``frames``: N frames, each uint8/uint16/float ``[H,W]`` or ``[H,W,3|4]``; ``x, y: [N]`` or ``[N,K]`` (K
+    candidates each; NaN marks an unused slot); ``weight: [N,K]``, each candidate's prior (default 1; a weight <= 0
+    or NaN leaves the candidate out); ``cell: [N,2]`` or ``[2]``, the size of one first-layer cell in frame pixels
+    ``(cw, ch)``. A window reaches ``cells`` cells on each side of its candidate; ``angles`` (even) directions are
+    tried. A window holds a line when its best response stands ``min_snr`` times the response's robust spread above
+    its median. (On simulated stills, windows of clean sky reach a median of 3 and a 95th percentile of 5, windows
+    on a streak a median of 20 and a 5th percentile of 4.6; 4 placed 97 % of detected meteors within 5 px, 5 placed
+    96 %.) Of the candidates whose window holds a line, the one whose best response times its weight is highest
+    wins, and the point moves to that best pixel. Returns ``x, y: float32 [N]``; a frame with no line in any window
+    (a flat or off-frame window, or only point-like objects) keeps its first usable candidate as it is. With many
+    candidates, a noise window may pass where the meteor itself is point-like (a short streak in one video frame),
+    and the point goes there: on simulated video frames the search still places 55 % of detected meteors within
+    5 px, against 27 % without it.
     """
-    import cv2
-
-    xs = _real("x", x).reshape(-1)
-    ys = _real("y", y).reshape(-1)
+    xs = _real("x", x)
+    ys = _real("y", y)
     n = len(frames)
-    if xs.shape != (n,) or ys.shape != (n,):
-        raise InputError(f"refine: expected x and y of shape ({n},) for {n} frames, got {xs.shape} and {ys.shape}")
+    if xs.ndim == 1:
+        xs, ys = xs.reshape(-1, 1), ys.reshape(-1, 1)
+    if xs.ndim != 2 or xs.shape[0] != n or ys.shape != xs.shape:
+        raise InputError(
+            f"refine: expected x and y of shape ({n},) or ({n}, K) for {n} frames, got {np.shape(x)} and {np.shape(y)}"
+        )
+    ws = np.ones_like(xs) if weight is None else _real("weight", weight)
+    if ws.shape != xs.shape:
+        raise InputError(f"refine: expected weight of the candidates' shape {xs.shape}, got {ws.shape}")
     cell_arr = _real("cell", cell)
     if cell_arr.shape not in ((2,), (n, 2)):
         raise InputError(f"refine: expected cell of shape (2,) or ({n}, 2), got {cell_arr.shape}")
     cs = np.broadcast_to(cell_arr, (n, 2))
     if not (np.all(np.isfinite(cs)) and np.all(cs > 0)):
         raise InputError(f"refine: expected positive finite cell sizes (cw, ch), got {cs[:3].tolist()}...")
+    if angles < 2 or angles % 2:
+        raise InputError(f"refine: expected an even number of directions >= 2, got {angles}")
     kernels = _half_lines(gap, arm, sigma, angles)
     pad = kernels[0][0].shape[0] // 2
-    out_x = xs.astype(np.float32)
-    out_y = ys.astype(np.float32)
+    out_x = xs[:, 0].astype(np.float32)
+    out_y = ys[:, 0].astype(np.float32)
     for i in range(n):
-        if not (np.isfinite(xs[i]) and np.isfinite(ys[i])):
+        usable = np.flatnonzero(np.isfinite(xs[i]) & np.isfinite(ys[i]) & np.isfinite(ws[i]) & (ws[i] > 0))
+        if usable.size == 0:
             continue
         img = _grey(np.asarray(frames[i]))
-        h, w = img.shape
         rx, ry = cells * cs[i, 0], cells * cs[i, 1]
-        x0, x1 = max(int(np.floor(xs[i] - rx)), 0), min(int(np.ceil(xs[i] + rx)) + 1, w)
-        y0, y1 = max(int(np.floor(ys[i] - ry)), 0), min(int(np.ceil(ys[i] + ry)) + 1, h)
-        if x1 <= x0 or y1 <= y0:
-            continue
-        # Filter a padded crop so the response at the window's edge sees real pixels, not a border rule.
-        px0, px1, py0, py1 = max(x0 - pad, 0), min(x1 + pad, w), max(y0 - pad, 0), min(y1 + pad, h)
-        crop = np.asarray(img[py0:py1, px0:px1], np.float32)
-        crop = crop - np.float32(np.median(crop))
-        centre = cv2.GaussianBlur(crop, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
-        resp = np.max(
-            [
-                np.minimum(cv2.filter2D(crop, -1, a, borderType=cv2.BORDER_REPLICATE),
-                           cv2.filter2D(crop, -1, b, borderType=cv2.BORDER_REPLICATE))
-                for a, b in kernels
-            ],
-            axis=0,
-        )  # fmt: skip
-        np.minimum(resp, centre, out=resp)
-        win = resp[y0 - py0 : y1 - py0, x0 - px0 : x1 - px0]
-        if float(win.max()) <= float(win.min()):
-            continue
-        r, c = np.unravel_index(int(np.argmax(win)), win.shape)
-        out_x[i] = np.float32(x0 + c + 0.5)
-        out_y[i] = np.float32(y0 + r + 0.5)
+        found = [(j, _window_best(img, xs[i, j], ys[i, j], rx, ry, pad, kernels, sigma, min_snr)) for j in usable]
+        scored = [(best[0] * ws[i, j], best) for j, best in found if best is not None and best[0] > 0]
+        if scored:
+            _, (_, bx, by) = max(scored, key=lambda t: t[0])  # the first of equal scores: candidates come best first
+            out_x[i], out_y[i] = np.float32(bx), np.float32(by)
+        else:
+            out_x[i], out_y[i] = np.float32(xs[i, usable[0]]), np.float32(ys[i, usable[0]])
     return out_x, out_y
+
+
+def fused_peaks(
+    cam: npt.NDArray[np.float32], fmap: npt.NDArray[np.float32], geometry: npt.NDArray[np.float32],
+    input_size: tuple[float, float], k: int = 16, floor: float = 0.2,
+) -> tuple[FloatArray, FloatArray, FloatArray]:  # fmt: skip
+    """The candidates :func:`refine_points` searches: the ``k`` highest local maxima (of their 3x3 neighbourhood)
+    of each item's fused map (:func:`meteorfast.cam.reference.fused_map`), down to ``floor`` times its maximum.
+
+    ``cam: float32 [N,h,w]``, ``fmap: float32 [N,H1,W1]``, ``geometry: float32 [N,4]`` and ``input_size`` as for
+    :func:`meteorfast.cam.localize`. Returns ``x, y, value: float32 [N,k]``: cell centres in frame pixels and the
+    fused value, highest first (ties in row-major order); unused slots hold NaN and value 0.
+    """
+    from meteorfast.cam.reference import _finite, fused_map
+
+    with np.errstate(over="ignore"):  # a float64 beyond float32 becomes Inf, which _finite reports
+        c, f, geo = (_real(name, a).astype(np.float32) for name, a in (("cam", cam), ("fmap", fmap),
+                                                                        ("geometry", geometry)))  # fmt: skip
+    if c.ndim != 3 or f.ndim != 3 or len(c) != len(f) or geo.shape != (len(c), 4) or min(c.shape + f.shape) < 1:
+        raise InputError(
+            f"fused_peaks: expected cam [N,h,w], fmap [N,H1,W1] and geometry [N,4] of one N, got {c.shape}, "
+            f"{f.shape} and {geo.shape}"
+        )
+    if k < 1:
+        raise InputError(f"fused_peaks: expected k >= 1 candidates, got {k}")
+    _finite("fused_peaks", c, (1, 2))
+    _finite("fused_peaks", f, (1, 2))
+    _finite("fused_peaks", geo, (1,))
+    n, big_h, big_w = f.shape
+    fused = fused_map(c, f)
+    padded = np.pad(fused, ((0, 0), (1, 1), (1, 1)), constant_values=-np.inf)
+    neighbours = np.max(
+        [padded[:, 1 + dy : 1 + dy + big_h, 1 + dx : 1 + dx + big_w]
+         for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx],
+        axis=0,
+    )  # fmt: skip
+    top = fused.max(axis=(1, 2), keepdims=True)
+    keep = (fused >= neighbours) & (fused >= np.float32(floor) * top)
+    score = np.where(keep, fused, -np.inf).reshape(n, -1)
+    order = np.argsort(-score, axis=1, kind="stable")[:, :k]
+    value = np.take_along_axis(score, order, axis=1)
+    used = np.isfinite(value)
+    u = (order % big_w + 0.5) * (input_size[1] / big_w)
+    v = (order // big_w + 0.5) * (input_size[0] / big_h)
+    px = np.where(used, u * geo[:, :1] + geo[:, 2:3], np.nan).astype(np.float32)
+    py = np.where(used, v * geo[:, 1:2] + geo[:, 3:4], np.nan).astype(np.float32)
+    if px.shape[1] < k:  # fewer cells than k
+        fill = ((0, 0), (0, k - px.shape[1]))
+        px, py = np.pad(px, fill, constant_values=np.nan), np.pad(py, fill, constant_values=np.nan)
+        value = np.pad(value, fill, constant_values=-np.inf)
+    return px, py, np.where(np.isfinite(value), value, 0).astype(np.float32)
