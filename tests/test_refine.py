@@ -189,3 +189,22 @@ def test_detector_search_finds_the_streak_not_the_star(spot_model) -> None:  # t
         Detector(spot_model, candidates=0)
     with pytest.raises(InputError, match="search 'detections' or 'all'"):
         Detector(spot_model, search="some")  # type: ignore[arg-type]
+
+
+def test_a_window_without_a_line_keeps_the_point() -> None:
+    """A disc (a point-like object) in sky noise holds no line: the point stays where the maps put it, instead of
+    moving to the best noise pixel; a higher ``min_snr`` refuses a real but faint streak in the same way."""
+    rng = np.random.default_rng(11)
+    img = rng.normal(40, 3, (200, 300)).astype(np.float32)
+    cv2.circle(img, (100, 100), 3, 200.0, -1)
+    frame = np.clip(img, 0, 255).astype(np.uint8)
+    x, y = refine_points([frame], [101.0], [99.0], (8.0, 8.0))
+    assert (x[0], y[0]) == (101.0, 99.0)
+    seg = (200.5, 50.5, 260.5, 90.5)
+    streak = np.zeros_like(img)
+    cv2.line(streak, (200, 50), (260, 90), 1.0, 1, cv2.LINE_AA)
+    faint = np.clip(img + cv2.GaussianBlur(streak, (0, 0), 1.0) * 12, 0, 255).astype(np.uint8)
+    x, y = refine_points([faint], [[101.0, 230.0]], [[99.0, 70.0]], (8.0, 8.0))
+    assert point_to_segment(float(x[0]), float(y[0]), seg) <= 1.0
+    x, y = refine_points([faint], [[101.0, 230.0]], [[99.0, 70.0]], (8.0, 8.0), min_snr=1e3)
+    assert (x[0], y[0]) == (101.0, 99.0)
