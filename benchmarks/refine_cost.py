@@ -1,0 +1,38 @@
+"""The localisation search's cost per frame against refining the located point alone (issue 5's localisation).
+
+64 simulated 720p stills through the shipped model, both detectors in turn, three repeats; the median of the
+``refine`` and ``infer`` stage times per frame. A ratio inside one run, so the machine's noise cancels.
+
+    python benchmarks/refine_cost.py
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from meteorfast.detector import Detector
+from meteorfast.evaluate import synthetic_items
+
+
+def main() -> None:
+    images = [it.image for it in synthetic_items(64, 2026)]
+    detectors = {
+        "located point only (candidates=1)": Detector(candidates=1),
+        "search, 16 candidates (search='all')": Detector(search="all"),
+    }
+    for det in detectors.values():
+        det.classify(images[:8])  # warm-up: sessions, caches
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in detectors}
+    for _ in range(3):
+        for name, det in detectors.items():
+            det.times.reset()
+            det.classify(images)
+            ms = det.times.ms_per_item()
+            times[name].append((ms["refine"], ms["infer"]))
+    for name, rows in times.items():
+        med = np.median(np.array(rows), axis=0)
+        print(f"{name}: refine {med[0]:.2f} ms/frame, infer {med[1]:.2f} ms/frame")
+
+
+if __name__ == "__main__":
+    main()
