@@ -29,10 +29,14 @@ from meteorfast.errors import InputError, NonFiniteError
 FloatArray = npt.NDArray[np.float32]
 
 
+Kernel = tuple[FloatArray, tuple[int, int]]  # taps and their anchor (x, y), as cv2.filter2D takes them
+
+
 @functools.lru_cache(maxsize=8)
-def _half_lines(gap: int, arm: int, sigma: float, angles: int) -> tuple[tuple[FloatArray, FloatArray], ...]:
+def _half_lines(gap: int, arm: int, sigma: float, angles: int) -> tuple[tuple[Kernel, Kernel], ...]:
     """Per direction, two unit-sum kernels: a half-line from ``gap`` to ``gap + arm`` px out on each side, with a
-    Gaussian cross-section of ``sigma`` px."""
+    Gaussian cross-section of ``sigma`` px cut at 3.5 sigma. Each is cropped to its taps and the centre, which makes
+    the filtering about three times faster than on the full square."""
     half = gap + arm + 2
     yy, xx = np.mgrid[-half : half + 1, -half : half + 1].astype(np.float32)
     out = []
@@ -40,26 +44,29 @@ def _half_lines(gap: int, arm: int, sigma: float, angles: int) -> tuple[tuple[Fl
         t = np.pi * k / angles
         along = xx * np.cos(t) + yy * np.sin(t)
         across = -xx * np.sin(t) + yy * np.cos(t)
-        profile = np.exp(-0.5 * (across / sigma) ** 2)
+        profile = np.exp(-0.5 * (across / sigma) ** 2) * (np.abs(across) <= 3.5 * sigma)
         pair = []
         for sign in (1, -1):
             kern = profile * ((sign * along >= gap) & (sign * along <= gap + arm))
-            pair.append((kern / kern.sum()).astype(np.float32))
+            rows, cols = np.nonzero(kern)
+            r0, r1 = min(rows.min(), half), max(rows.max(), half) + 1
+            c0, c1 = min(cols.min(), half), max(cols.max(), half) + 1
+            taps = np.ascontiguousarray(kern[r0:r1, c0:c1] / kern.sum(), np.float32)
+            pair.append((taps, (int(half - c0), int(half - r0))))
         out.append((pair[0], pair[1]))
     return tuple(out)
 
 
-def _response(crop: FloatArray, kernels: tuple[tuple[FloatArray, FloatArray], ...], sigma: float) -> FloatArray:
+def _response(crop: FloatArray, kernels: tuple[tuple[Kernel, Kernel], ...], sigma: float) -> FloatArray:
     """``crop: float32 [h,w]`` -> its line response, float32 ``[h,w]`` (see the module docstring); ``kernels`` hold
     an even number of directions, so the one across direction ``k`` is ``k + len/2``."""
     import cv2
 
     centre = cv2.GaussianBlur(crop, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
     sides = [
-        (cv2.filter2D(crop, -1, a, borderType=cv2.BORDER_REPLICATE),
-         cv2.filter2D(crop, -1, b, borderType=cv2.BORDER_REPLICATE))
-        for a, b in kernels
-    ]  # fmt: skip
+        tuple(cv2.filter2D(crop, -1, taps, anchor=anchor, borderType=cv2.BORDER_REPLICATE) for taps, anchor in pair)
+        for pair in kernels
+    ]
     half = len(sides) // 2
     resp: FloatArray | None = None
     for k, (a, b) in enumerate(sides):
@@ -92,7 +99,7 @@ def _real(name: str, value: npt.ArrayLike) -> npt.NDArray[np.float64]:
 
 def _window_best(
     img: npt.NDArray[np.generic], x: float, y: float, rx: float, ry: float, pad: int,
-    kernels: tuple[tuple[FloatArray, FloatArray], ...], sigma: float, min_snr: float,
+    kernels: tuple[tuple[Kernel, Kernel], ...], sigma: float, min_snr: float,
 ) -> tuple[float, float, float] | None:  # fmt: skip
     """The best line response in the window of half-size ``rx, ry`` around ``(x, y)``, and where it is (pixel
     centres); None when the window is off the frame, or holds no line: its best response is not ``min_snr`` times
@@ -171,7 +178,7 @@ def refine_points(
     if angles < 2 or angles % 2:
         raise InputError(f"refine: expected an even number of directions >= 2, got {angles}")
     kernels = _half_lines(gap, arm, sigma, angles)
-    pad = kernels[0][0].shape[0] // 2
+    pad = gap + arm + 2  # the kernels' reach
     out_x = xs[:, 0].astype(np.float32)
     out_y = ys[:, 0].astype(np.float32)
     for i in range(n):
