@@ -208,3 +208,20 @@ def test_a_window_without_a_line_keeps_the_point() -> None:
     assert point_to_segment(float(x[0]), float(y[0]), seg) <= 1.0
     x, y = refine_points([faint], [[101.0, 230.0]], [[99.0, 70.0]], (8.0, 8.0), min_snr=1e3)
     assert (x[0], y[0]) == (101.0, 99.0)
+
+
+def test_a_clear_first_candidate_ends_the_search() -> None:
+    """Two streaks: the first candidate's is bright enough to be taken at once; the second, brighter still and
+    weighted higher, wins only when the search goes on (``accept_snr`` out of reach)."""
+    rng = np.random.default_rng(5)
+    img = rng.normal(40, 3, (200, 400)).astype(np.float32)
+    streaks = np.zeros_like(img)
+    cv2.line(streaks, (40, 40), (120, 90), 1.0, 1, cv2.LINE_AA)
+    cv2.line(streaks, (250, 100), (350, 160), 2.0, 1, cv2.LINE_AA)
+    frame = np.clip(img + cv2.GaussianBlur(streaks, (0, 0), 1.0) * 60, 0, 255).astype(np.uint8)
+    first, second = (40.5, 40.5, 120.5, 90.5), (250.5, 100.5, 350.5, 160.5)
+    args = ([frame], [[80.0, 300.0]], [[65.0, 130.0]], (8.0, 8.0))
+    x, y = refine_points(*args, weight=[[0.5, 1.0]])
+    assert point_to_segment(float(x[0]), float(y[0]), first) <= 1.0
+    x, y = refine_points(*args, weight=[[0.5, 1.0]], accept_snr=np.inf)
+    assert point_to_segment(float(x[0]), float(y[0]), second) <= 1.0
