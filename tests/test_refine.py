@@ -185,6 +185,11 @@ def test_detector_search_finds_the_streak_not_the_star(spot_model) -> None:  # t
     assert error(threshold=0.5) <= 1.5  # the spot model's probability is 0.63: a detection, searched
     assert error(candidates=1) > 50
     assert error(threshold=0.9) > 50  # not a detection: only the located point is refined
+    # Tiles: the candidates come from the best tile, in frame pixels through its geometry (scale 2, an offset).
+    alone = scene(5, seg, None)
+    with Detector(spot_model, search="all", tile=(448, 64)) as det:
+        res = det.classify(alone[None])
+    assert point_to_segment(float(res.x[0]), float(res.y[0]), seg) <= 1.5
     with pytest.raises(InputError, match="candidates >= 1"):
         Detector(spot_model, candidates=0)
     with pytest.raises(InputError, match="search 'detections' or 'all'"):
