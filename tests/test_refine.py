@@ -118,6 +118,8 @@ def test_candidate_arguments() -> None:
         refine_points([frame], [[1.0, 2.0]], [[1.0, 2.0]], (4.0, 4.0), weight=[1.0])
     with pytest.raises(InputError, match="even number of directions"):
         refine_points([frame], [1.0], [1.0], (4.0, 4.0), angles=5)
+    with pytest.raises(InputError, match="arm >= 1"):
+        refine_points([frame], [1.0], [1.0], (4.0, 4.0), arm=0)
     x, y = refine_points([frame], [[np.nan, np.nan]], [[np.nan, np.nan]], (4.0, 4.0))
     assert np.isnan(x[0])
     assert np.isnan(y[0])
