@@ -475,7 +475,7 @@ class Detector:
         py = ys[best_idx].copy()
         if self.refine:  # points are frame pixels even for tiles, and the cell is the best tile's
             began = time.perf_counter()
-            cx, cy, weight = self._candidates(prob, px, py, cams, fine, geo, best_idx)
+            cx, cy, weight = self._candidates(prob, px, py, cams, fine, geo, best_idx, (in_h, in_w))
             px, py = refine_points([it.image for it in items], cx, cy, geo[best_idx, :2] * cell_in, weight=weight)
             self.times.add("refine", time.perf_counter() - began, len(items))
         for i, it in enumerate(items):
@@ -494,7 +494,7 @@ class Detector:
     def _candidates(
         self, prob: npt.NDArray[np.float32], px: npt.NDArray[np.float32], py: npt.NDArray[np.float32],
         cams: npt.NDArray[np.float32], fine: npt.NDArray[np.float32], geo: npt.NDArray[np.float32],
-        best_idx: list[int],
+        best_idx: list[int], input_size: tuple[int, int],
     ) -> tuple[npt.NDArray[np.float32], ...]:  # fmt: skip
         """The points :func:`~meteorfast.cam.refine.refine_points` chooses from, ``x, y, weight: float32
         [items, candidates]``: the located point alone for an item that is not searched; for one that is, the
@@ -508,9 +508,9 @@ class Detector:
         weight = np.zeros((n, k), np.float32)
         cx[:, 0], cy[:, 0], weight[:, 0] = px, py, 1.0
         search = [i for i, b in enumerate(best_idx) if self.search == "all" or prob[b] >= self.threshold]
-        if k > 1 and search and self._prep is not None:
+        if k > 1 and search:
             rows = [best_idx[i] for i in search]
-            cx[search], cy[search], weight[search] = fused_peaks(cams[rows], fine[rows], geo[rows], self._prep.size, k)
+            cx[search], cy[search], weight[search] = fused_peaks(cams[rows], fine[rows], geo[rows], input_size, k)
         return cx, cy, weight
 
     def _stitch(
