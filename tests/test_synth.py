@@ -178,3 +178,55 @@ def test_flicker_stack_keeps_the_windows_truth() -> None:
     assert len(suppressed.truth.segments) == len(plain.truth.segments) == 25
     assert suppressed.image.shape == plain.image.shape == (90, 160)
     assert any(s is not None for s in suppressed.truth.segments)
+
+
+def test_meteors_show_and_their_truth_lies_on_sky_not_behind_the_scenery() -> None:
+    """A meteor item's segment runs over sky the camera sees: its ends are not behind a silhouette, a lit
+    structure or the all-sky lens's edge, and most of it is in the open. A placement hiding the meteor is drawn
+    again, so some of these seeds move their meteor (seed 1007, wide, is one: its first track ran behind a roof)."""
+    from meteorfast.synth.render import MIN_SHOWN, _Scene, _stable_rng
+
+    moved = 0
+    for geometry in ("wide", "allsky"):
+        cfg = SimConfig(size=(180, 320), geometry=geometry, still_exposure=5.0)
+        for seed in range(1000, 1060):
+            kind = ("meteor", "faint_meteor", "fireball")[seed % 3]
+            seg = render_frame(seed, kind, cfg).truth.segments[0]
+            assert seg is not None
+            scene = _Scene(_stable_rng(seed, 0), cfg, kind)  # the scene render_frame drew first, before its events
+            if scene.hidden is None:
+                continue
+            t = np.linspace(0, 1, 64)[:, None]
+            pts = np.array(seg[:2]) + t * (np.array(seg[2:]) - np.array(seg[:2])) - 0.5  # frame -> drawing coords
+            shown = scene.visible(pts)
+            assert shown[0], (geometry, seed, seg)
+            assert shown[-1], (geometry, seed, seg)
+            assert shown.mean() >= MIN_SHOWN - 0.1, (geometry, seed, shown.mean())
+            moved += int(not shown.all())
+    assert moved >= 1  # the test saw meteors that the scenery partly hides
+
+
+def test_sample_weights_scale_a_kinds_share_and_leave_unweighted_seeds_alone() -> None:
+    from collections import Counter
+
+    from meteorfast.synth import kind_shares
+
+    tiny = SimConfig(size=(48, 64))
+    plain = [f.truth for f in sample(300, 5, config=tiny)]
+    assert [f.truth for f in sample(300, 5, config=tiny, weights=None)] == plain
+    weighted = Counter(f.truth.kind for f in sample(300, 5, config=tiny, weights={"satellite": 5, "faint_meteor": 3}))
+    before = Counter(t.kind for t in plain)
+    negatives = sum(v for k, v in weighted.items() if k not in ("meteor", "fireball", "faint_meteor"))
+    # Expected satellite share among negatives: 5 / 12 = 0.42 (1 / 8 unweighted); faint among meteors 0.6 / 1.4.
+    assert 0.3 < weighted["satellite"] / negatives < 0.55
+    assert before["satellite"] < weighted["satellite"]
+    meteors = sum(weighted[k] for k in ("meteor", "fireball", "faint_meteor"))
+    assert 0.3 < weighted["faint_meteor"] / meteors < 0.6
+    np.testing.assert_allclose(kind_shares(("meteor", "fireball", "faint_meteor"), {"fireball": 0}, (0.7, 0.1, 0.2)),
+                               [0.7 / 0.9, 0, 0.2 / 0.9])  # fmt: skip
+    with pytest.raises(InputError, match="kind weights >= 0"):
+        kind_shares(("clean",), {"ufo": 2})
+    with pytest.raises(InputError, match="kind weights >= 0"):
+        kind_shares(("clean",), {"clean": -1})
+    with pytest.raises(InputError, match="leave none"):
+        kind_shares(("clean", "fog"), {"clean": 0, "fog": 0})

@@ -12,6 +12,8 @@ its centre is ``(c + 0.5, r + 0.5)``, as for every point meteorfast locates).
 * Scenery: the Moon and its halo, horizon, buildings and trees as silhouettes, a station label and a timestamp.
 * Meteors: straight or slightly curved streaks with a Gaussian cross-section, a light curve with flares,
   fragmentation and wake, motion within the exposure; fireballs that brighten the sky; faint ones near the noise.
+  A meteor shows at least half of its path in view: a placement that the scenery hides more is drawn again, and
+  its truth segment spans only what the camera sees.
 * Labelled confounders (negatives): aircraft (strobes and navigation lights), satellites (slow, uniform, some
   flaring), birds and insects (blurred near-field blobs), lightning and flashes, moving clouds, dew or fog, and
   camera shake.
@@ -30,6 +32,7 @@ from meteorfast.synth.render import (
     SimConfig,
     SimFrame,
     Truth,
+    kind_shares,
     render_clip,
     render_frame,
     render_stack,
@@ -44,6 +47,7 @@ __all__ = [
     "SimConfig",
     "SimFrame",
     "Truth",
+    "kind_shares",
     "render_clip",
     "render_frame",
     "render_stack",

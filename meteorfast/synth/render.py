@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +15,7 @@ from meteorfast.errors import InputError
 METEOR_KINDS = ("meteor", "fireball", "faint_meteor")
 CONFOUNDERS = ("aircraft", "satellite", "bird", "lightning", "cloud", "fog", "shake")
 KINDS = (*METEOR_KINDS, "clean", *CONFOUNDERS)
+METEOR_SHARES = (0.7, 0.1, 0.2)  # of meteor, fireball and faint_meteor among the meteors of a sample
 
 Segment = tuple[float, float, float, float]
 SKY_NOISE = 4.5  # a typical sky pixel's noise (ADU), the unit of meteor amplitudes
@@ -205,6 +206,9 @@ class _Scene:
         self.lit: tuple[npt.NDArray[np.bool_], F32] | None = None
         if rng.random() < 0.25:
             self.lit = self._lit_structures(rng)
+        # Where nothing in the sky shows: a meteor behind these is not seen, so its truth must not claim it.
+        hidden = [m for m in (self.silhouette, self.lit[0] if self.lit else None) if m is not None]
+        self.hidden: npt.NDArray[np.bool_] | None = functools.reduce(np.logical_or, hidden) if hidden else None
         n_hot = 40 + int(rng.integers(0, 80))
         self.hot = (rng.integers(0, h, n_hot), rng.integers(0, w, n_hot))
         self.hot_value = rng.uniform(60, 255, n_hot).astype(np.float32)
@@ -222,6 +226,24 @@ class _Scene:
             speed = rng.uniform(20, 120) if kind == "cloud" else rng.uniform(0, 15)  # px/s of the low-res layer
             angle = rng.uniform(0, 2 * np.pi)
             self.cloud_velocity = (float(speed * np.cos(angle)) / 8, float(speed * np.sin(angle)) / 8)
+
+    def in_view(self, pts: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
+        """Whether each drawing-coordinate point ``float64 [N, 2]`` (pixel ``(r, c)``'s centre at ``(c, r)``) falls in
+        the frame and, for an all-sky lens, inside its circle: ``bool [N]``."""
+        h, w = self.cfg.size
+        col, row = np.floor(pts[:, 0] + 0.5), np.floor(pts[:, 1] + 0.5)
+        out = (col >= 0) & (col < w) & (row >= 0) & (row < h)
+        if self.mask is not None and out.any():
+            out[out] = self.mask[row[out].astype(np.intp), col[out].astype(np.intp)]
+        return out
+
+    def visible(self, pts: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
+        """:meth:`in_view`, and not behind a silhouette or a lit structure: ``bool [N]``."""
+        out = self.in_view(pts)
+        if self.hidden is not None and out.any():
+            col, row = np.floor(pts[out, 0] + 0.5).astype(np.intp), np.floor(pts[out, 1] + 0.5).astype(np.intp)
+            out[out] = ~self.hidden[row, col]
+        return out
 
     def _lit_structures(self, rng: np.random.Generator) -> tuple[npt.NDArray[np.bool_], F32]:
         """1-3 bright quadrilaterals reaching in from the frame's edges, with darker struts, plus a few lamps:
@@ -376,6 +398,19 @@ class _Meteor(_Event):
                           for _ in range(int(rng.integers(1, 4)) if rng.random() < 0.2 else 0)]  # fmt: skip
         self.wake = float(rng.uniform(0.05, 0.2)) if rng.random() < 0.3 else 0.0
 
+    def shown(self, scene: _Scene, t0: float, t1: float) -> float:
+        """The share of the meteor's lit path in view during ``[t0, t1]`` that the scenery does not hide (0 when
+        none of it is in view)."""
+        a = max(t0 - self.start, 0.0) / self.duration
+        b = min(t1 - self.start, self.duration) / self.duration
+        if b <= a:
+            return 0.0
+        tau = np.linspace(a, b, 256)
+        pts = self.position(tau)
+        lit = self.light(tau) > 0.05
+        framed = lit & scene.in_view(pts)
+        return float((scene.visible(pts) & lit).sum() / framed.sum()) if framed.any() else 0.0
+
     def light(self, tau: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         curve = np.sin(np.pi * np.clip(tau, 0, 1)) ** self.shape
         for at, gain, width in self.flares:
@@ -410,9 +445,7 @@ class _Meteor(_Event):
             _draw_path(img, self.position(back), self.peak * self.wake * np.linspace(0, 1, 16), self.sigma * 1.5)
         if self.kind == "fireball":
             img += np.float32(0.03 * self.peak * float(self.light(np.array([0.5 * (a + b)]))[0]))
-        h, w = img.shape
-        px, py = pts[:, 0] + 0.5, pts[:, 1] + 0.5
-        inside = (px >= 0) & (px < w) & (py >= 0) & (py < h) & (values > 0.05 * self.peak)
+        inside = scene.visible(pts) & (values > 0.05 * self.peak)
         if not inside.any():
             return None
         # Drawing puts pixel (r, c)'s centre at (c, r); ground truth uses meteorfast's frame coordinates, where it
@@ -494,7 +527,15 @@ class _Flash(_Event):
 # ---------------------------------------------------------------- rendering
 
 
-def _events(rng: np.random.Generator, cfg: SimConfig, kind: str, t_start: float, t_end: float) -> list[_Event]:
+# A meteor item shows at least this share of its path in view; placements that hide more behind the scenery are
+# drawn again (a frame labelled meteor whose streak lies behind a roof would teach a classifier to fire on roofs).
+MIN_SHOWN = 0.5
+_PLACEMENTS = 200
+
+
+def _events(
+    rng: np.random.Generator, cfg: SimConfig, kind: str, t_start: float, t_end: float, scene: _Scene
+) -> list[_Event]:
     if kind in METEOR_KINDS:
         span = t_end - t_start
         meteor = _Meteor(rng, cfg, kind, start=0.0)
@@ -504,9 +545,18 @@ def _events(rng: np.random.Generator, cfg: SimConfig, kind: str, t_start: float,
             meteor.start = t_start + rng.uniform(0, span - meteor.duration)
         else:
             meteor.start = t_start - (meteor.duration - span) * rng.uniform(0.1, 0.9)
-            # ... and where the camera sees it: move the track so that its mid-window point is in the frame.
-            mid = np.array([(t_start + span / 2 - meteor.start) / meteor.duration])
-            meteor.p0 = meteor.p0 + np.array(_random_point(rng, cfg, 0.05)) - meteor.position(mid)[0]
+        # Where the camera sees it: a start in the frame for a whole meteor, its mid-window point for one caught in
+        # mid-flight. The first placement draws what it drew before hidden meteors were placed again, so items that
+        # showed their meteor keep their pixels.
+        mid = np.array([(t_start + span / 2 - meteor.start) / meteor.duration])
+        to_mid = meteor.position(mid)[0] - meteor.p0
+        for attempt in range(_PLACEMENTS):
+            if span < meteor.duration:
+                meteor.p0 = np.array(_random_point(rng, cfg, 0.05)) - to_mid
+            elif attempt:
+                meteor.p0 = np.array(_random_point(rng, cfg, 0.15))
+            if meteor.shown(scene, t_start, t_end) >= MIN_SHOWN:
+                break
         return [meteor]
     if kind in ("aircraft", "satellite", "bird"):
         return [_Mover(rng, cfg, kind)]
@@ -596,7 +646,7 @@ def render_clip(
     if kind not in KINDS:
         raise InputError(f"synth: expected kind one of {', '.join(KINDS)}, got {kind!r}")
     scene = _Scene(rng, cfg, kind)
-    events = _events(rng, cfg, kind, lead / cfg.fps, n_frames / cfg.fps)
+    events = _events(rng, cfg, kind, lead / cfg.fps, n_frames / cfg.fps, scene)
     dtype = np.uint8 if cfg.bits == 8 else np.uint16
     frames = np.empty((n_frames, *cfg.size), dtype)
     segments: list[Segment | None] = []
@@ -651,6 +701,26 @@ def render_stack(
     return SimFrame(suppress_flicker(now.candidate, before.std, flicker), truth)
 
 
+def kind_shares(
+    kinds: tuple[str, ...], weights: Mapping[str, float] | None, base: tuple[float, ...] | None = None
+) -> npt.NDArray[np.float64]:
+    """The probability of each of ``kinds``: ``base`` (even if None) times ``weights`` (kind -> factor >= 0, 1 for
+    kinds it leaves out), normalised: ``float64 [len(kinds)]``."""
+    weights = weights or {}
+    unknown = set(weights) - set(KINDS)
+    if unknown or any(not (np.isfinite(v) and v >= 0) for v in weights.values()):
+        raise InputError(
+            f"synth: expected kind weights >= 0 for kinds among {', '.join(KINDS)}, got {dict(weights)}; "
+            "name each kind once with a finite factor"
+        )
+    share = np.asarray(base if base is not None else np.ones(len(kinds)), np.float64)
+    share = share * np.array([weights.get(k, 1.0) for k in kinds], np.float64)
+    if share.sum() <= 0:
+        raise InputError(f"synth: the kind weights {dict(weights)} leave none of {', '.join(kinds)} to draw")
+    out: npt.NDArray[np.float64] = share / share.sum()
+    return out
+
+
 def sample(
     n: int,
     seed: int,
@@ -659,11 +729,14 @@ def sample(
     config: SimConfig | None = None,
     kinds: tuple[str, ...] | None = None,
     video_fraction: float = 0.0,
+    weights: Mapping[str, float] | None = None,
 ) -> Iterator[SimFrame]:
     """``n`` single frames: a ``meteor_fraction`` of meteors (kinds weighted 70/10/20 % meteor/fireball/faint), the
-    rest spread over clean skies and the confounders. A ``video_fraction`` of them are video frames (one
-    ``config.exposure``, the meteor caught in mid-flight, as a video station's candidate frame), the others stills
-    of ``config.still_exposure`` that hold the whole meteor. Item ``i`` depends only on ``(seed, i)``."""
+    rest spread evenly over clean skies and the confounders; ``weights`` (kind -> factor, 1 for kinds it leaves out)
+    scales each kind's share within the meteors or within the negatives, to show a classifier more of what it finds
+    hard. A ``video_fraction`` of them are video frames (one ``config.exposure``, the meteor caught in mid-flight, as
+    a video station's candidate frame), the others stills of ``config.still_exposure`` that hold the whole meteor.
+    Item ``i`` depends only on ``(seed, i)``."""
     if not (0 <= meteor_fraction <= 1 and 0 <= video_fraction <= 1):
         raise InputError(
             f"synth: expected meteor_fraction and video_fraction in [0, 1], got {meteor_fraction}, {video_fraction}"
@@ -672,13 +745,16 @@ def sample(
     video = dataclasses.replace(cfg, still_exposure=cfg.exposure)
     rng = _stable_rng(seed, 2)
     negatives = ("clean", *CONFOUNDERS)
+    # Without weights, the very shares drawn before weights existed, so that seeds keep their items.
+    p_meteor = kind_shares(METEOR_KINDS, weights, METEOR_SHARES) if weights else list(METEOR_SHARES)
+    p_negative = kind_shares(negatives, weights) if weights else None
     for i in range(n):
         if kinds is not None:
             kind = str(kinds[int(rng.integers(0, len(kinds)))])
         elif rng.random() < meteor_fraction:
-            kind = str(rng.choice(METEOR_KINDS, p=[0.7, 0.1, 0.2]))
+            kind = str(rng.choice(METEOR_KINDS, p=p_meteor))
         else:
-            kind = str(rng.choice(negatives))
+            kind = str(rng.choice(negatives, p=p_negative))
         item = _stable_rng(seed, 3, i)
         seed_i = int(item.integers(0, 2**31))
         yield render_frame(seed_i, kind, video if item.random() < video_fraction else cfg)
