@@ -254,6 +254,17 @@ def _size(text: str) -> tuple[int, int]:
     return (int(parts[0]), int(parts[-1]))
 
 
+def _kind_weight(text: str) -> tuple[str, float]:
+    kind, _, factor = text.partition("=")
+    try:
+        value = float(factor)
+    except ValueError:
+        value = float("nan")
+    if not kind or not np.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected KIND=FACTOR with a factor >= 0 (e.g. satellite=3), got {text!r}")
+    return kind, value
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from meteorfast.bench import BenchConfig, plot, run
 
@@ -362,6 +373,7 @@ def train_config(args: argparse.Namespace) -> Any:
         seed=args.seed, init=args.init, data_dir=args.data, input_size=args.input_size or (224, 224),
         synth_size=args.synth_size, val_size=args.val_size, crop_fraction=args.crop_fraction,
         video_fraction=args.video_fraction, stack_fraction=args.stack_fraction, stack_size=args.stack_size,
+        kind_weights=tuple(args.kind_weight or ()),
     )  # fmt: skip
 
 
@@ -558,6 +570,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stack-fraction", type=float, default=0.25, help="share of stacked max-mean clip windows")
     p.add_argument("--stack-size", type=_size, default=(360, 640), help="H,W of the simulated clips (default 360,640)")
     p.add_argument("--val-size", type=int, default=256, help="held-out synthetic validation stills")
+    p.add_argument("--kind-weight", type=_kind_weight, action="append", metavar="KIND=FACTOR",
+                   help="draw a simulated kind FACTOR times as often among meteors or negatives")  # fmt: skip
     p.add_argument("--init", default=None, help="a checkpoint to fine-tune (e.g. for one station)")
     p.add_argument("--data", default=None, help="a folder with meteor/ and non_meteor/ images to train on as well")
     p.add_argument("--out", required=True, help="directory for model.pt, model.onnx and MODEL_CARD.md")

@@ -55,8 +55,16 @@ class TrainConfig:
     threads: int = 2
     init: str | None = None
     data_dir: str | None = None
+    kind_weights: tuple[tuple[str, float], ...] = ()  # (kind, factor) pairs: see meteorfast.synth.sample's weights
 
     def __post_init__(self) -> None:
+        from meteorfast.synth import CONFOUNDERS, METEOR_KINDS, kind_shares
+
+        kinds = [k for k, _ in self.kind_weights]
+        if len(set(kinds)) != len(kinds):
+            raise InputError(f"train: expected each kind weighted once, got {list(self.kind_weights)}")
+        kind_shares(METEOR_KINDS, self.weights)
+        kind_shares(("clean", *CONFOUNDERS), self.weights)
         if self.representation not in ("frame", "stack"):
             raise InputError(f"train: expected representation 'frame' or 'stack', got {self.representation!r}")
         for name in ("crop_fraction", "video_fraction", "stack_fraction"):
@@ -67,6 +75,11 @@ class TrainConfig:
                 f"train: expected epochs >= 1, steps >= 1, batch >= 2; got {self.epochs}, {self.steps_per_epoch}, "
                 f"{self.batch_size}"
             )
+
+    @property
+    def weights(self) -> dict[str, float] | None:
+        """``kind_weights`` as the mapping :func:`meteorfast.synth.sample` takes (None when empty)."""
+        return dict(self.kind_weights) or None
 
 
 @dataclass
@@ -161,10 +174,14 @@ def batches(
     """``count`` training batches from step ``start_step`` on: ``(uint8 [B,C,H,W], int64 [B])``, deterministic."""
     import cv2
 
-    from meteorfast.synth import CONFOUNDERS, METEOR_KINDS, SimConfig, sample
+    from meteorfast.synth import CONFOUNDERS, METEOR_KINDS, SimConfig, kind_shares, sample
 
     prep = Preprocessor(cfg.input_size, cfg.in_chans)
     station = _folder(Path(cfg.data_dir)) if cfg.data_dir else []
+    negatives = ("clean", *CONFOUNDERS)
+    # Stacks draw their kinds evenly, as they did before kind weights existed when none are given.
+    p_meteor = kind_shares(METEOR_KINDS, cfg.weights) if cfg.weights else None
+    p_negative = kind_shares(negatives, cfg.weights) if cfg.weights else None
     for step in range(start_step, start_step + count):
         rng = np.random.default_rng([cfg.seed, 7, step])
         images: list[npt.NDArray[np.uint8]] = []
@@ -179,15 +196,16 @@ def batches(
         n_synth = cfg.batch_size - len(images)
         n_stack = n_synth if cfg.representation == "stack" else round(n_synth * cfg.stack_fraction)
         for _ in range(n_stack):
-            pool = METEOR_KINDS if rng.random() < cfg.meteor_fraction else ("clean", *CONFOUNDERS)
-            img, label, seg = _stacked(int(rng.integers(0, 2**31)), str(rng.choice(pool)), cfg.stack_size)
+            pool, p = (METEOR_KINDS, p_meteor) if rng.random() < cfg.meteor_fraction else (negatives, p_negative)
+            img, label, seg = _stacked(int(rng.integers(0, 2**31)), str(rng.choice(pool, p=p)), cfg.stack_size)
             if rng.random() < cfg.crop_fraction:
                 img = native_crop(img, seg, rng)
             images.append(img)
             labels.append(label)
         if n_synth > n_stack:
             for frame in sample(n_synth - n_stack, int(rng.integers(0, 2**31)), meteor_fraction=cfg.meteor_fraction,
-                                config=SimConfig(size=cfg.synth_size), video_fraction=cfg.video_fraction):  # fmt: skip
+                                config=SimConfig(size=cfg.synth_size), video_fraction=cfg.video_fraction,
+                                weights=cfg.weights):  # fmt: skip
                 still: npt.NDArray[np.uint8] = np.asarray(frame.image, np.uint8)
                 if rng.random() < cfg.crop_fraction:
                     still = native_crop(still, frame.truth.segments[0], rng)
@@ -314,6 +332,11 @@ def write_card(path: Path, cfg: TrainConfig, history: list[dict[str, float]], cp
             f"max-mean windows of 25-frame {cfg.stack_size[1]}x{cfg.stack_size[0]} clips"
         )
         + f"; {cfg.crop_fraction:.0%} taken as native-resolution crops"
+        + (
+            "; kinds weighted " + ", ".join(f"{k} x{f:g}" for k, f in cfg.kind_weights) + " within meteors or negatives"
+            if cfg.kind_weights
+            else ""
+        )
         + (f"; plus {cfg.data_dir}" if cfg.data_dir else "")
         + ". No real frame was used in training; ../shared/realdata is for evaluation only.",
         f"- Schedule: {cfg.epochs} epochs x {cfg.steps_per_epoch} steps x batch {cfg.batch_size}"
@@ -352,6 +375,8 @@ _FLAGS = {
 def _cli_args(cfg: TrainConfig, out: Path | None = None) -> list[str]:
     default = asdict(TrainConfig())
     args: list[str] = [] if cfg.pretrained else ["--no-pretrained"]
+    for kind, factor in cfg.kind_weights:
+        args += ["--kind-weight", f"{kind}={factor:g}"]
     for key, value in asdict(cfg).items():
         if key in _FLAGS and value != default[key] and value is not None:
             args += [_FLAGS[key], ",".join(str(v) for v in value) if isinstance(value, tuple | list) else str(value)]

@@ -66,6 +66,25 @@ def test_training_batches_are_deterministic_and_balanced() -> None:
     assert stacked[0].shape == (4, 1, 64, 64)
 
 
+def test_kind_weights_reach_the_batches_and_the_cards_command() -> None:
+    from meteorfast.cli import build_parser, train_config
+    from meteorfast.errors import InputError
+    from meteorfast.train import TrainConfig, _cli_args, batches
+
+    base = TrainConfig(arch="tiny", batch_size=8, input_size=(64, 64), synth_size=(90, 160), stack_fraction=0.5)
+    weighted = TrainConfig(**{**base.__dict__, "kind_weights": (("satellite", 4.0), ("faint_meteor", 2.5))})
+    assert weighted.weights == {"satellite": 4.0, "faint_meteor": 2.5}
+    assert not np.array_equal(next(batches(base, 0, 1))[0], next(batches(weighted, 0, 1))[0])
+    args = build_parser().parse_args(["train", *_cli_args(weighted, Path("out"))])
+    assert train_config(args) == weighted
+    with pytest.raises(InputError, match="each kind weighted once"):
+        TrainConfig(kind_weights=(("satellite", 2.0), ("satellite", 3.0)))
+    with pytest.raises(InputError, match="kind weights >= 0"):
+        TrainConfig(kind_weights=(("ufo", 2.0),))
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--out", "x", "--kind-weight", "satellite"])
+
+
 def test_eval_on_synthetic_items(trained: Path, tmp_path: Path) -> None:
     items = evaluate.synthetic_items(12, seed=777, size=(90, 160))
     pred = evaluate.predict(trained / "model.onnx", items)
