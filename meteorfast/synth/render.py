@@ -704,14 +704,14 @@ def render_stack(
 def kind_shares(
     kinds: tuple[str, ...], weights: Mapping[str, float] | None, base: tuple[float, ...] | None = None
 ) -> npt.NDArray[np.float64]:
-    """The probability of each of ``kinds``: ``base`` (even if None) times ``weights`` (kind -> factor >= 0, 1 for
-    kinds it leaves out), normalised: ``float64 [len(kinds)]``."""
+    """The probability of each of ``kinds``: ``base`` (equal shares if None) times ``weights`` (kind -> factor >= 0,
+    1 for kinds it leaves out), normalised: ``float64 [len(kinds)]``."""
     weights = weights or {}
     unknown = set(weights) - set(KINDS)
     if unknown or any(not (np.isfinite(v) and v >= 0) for v in weights.values()):
         raise InputError(
             f"synth: expected kind weights >= 0 for kinds among {', '.join(KINDS)}, got {dict(weights)}; "
-            "name each kind once with a finite factor"
+            "use those kind names with finite factors"
         )
     share = np.asarray(base if base is not None else np.ones(len(kinds)), np.float64)
     share = share * np.array([weights.get(k, 1.0) for k in kinds], np.float64)
@@ -734,9 +734,10 @@ def sample(
     """``n`` single frames: a ``meteor_fraction`` of meteors (kinds weighted 70/10/20 % meteor/fireball/faint), the
     rest spread evenly over clean skies and the confounders; ``weights`` (kind -> factor, 1 for kinds it leaves out)
     scales each kind's share within the meteors or within the negatives, to show a classifier more of what it finds
-    hard. A ``video_fraction`` of them are video frames (one ``config.exposure``, the meteor caught in mid-flight, as
-    a video station's candidate frame), the others stills of ``config.still_exposure`` that hold the whole meteor.
-    Item ``i`` depends only on ``(seed, i)``."""
+    hard (``kinds``, when given, draws evenly from those kinds instead). A ``video_fraction`` of them are video
+    frames (one ``config.exposure``, the meteor caught in mid-flight, as a video station's candidate frame), the
+    others stills of ``config.still_exposure`` that hold the whole meteor. Item ``i`` depends only on
+    ``(seed, i)``."""
     if not (0 <= meteor_fraction <= 1 and 0 <= video_fraction <= 1):
         raise InputError(
             f"synth: expected meteor_fraction and video_fraction in [0, 1], got {meteor_fraction}, {video_fraction}"
