@@ -179,7 +179,7 @@ def batches(
     prep = Preprocessor(cfg.input_size, cfg.in_chans)
     station = _folder(Path(cfg.data_dir)) if cfg.data_dir else []
     negatives = ("clean", *CONFOUNDERS)
-    # Stacks draw their kinds evenly, as they did before kind weights existed when none are given.
+    # Without kind weights, stacks draw their kinds evenly (p=None), the very draws made before weights existed.
     p_meteor = kind_shares(METEOR_KINDS, cfg.weights) if cfg.weights else None
     p_negative = kind_shares(negatives, cfg.weights) if cfg.weights else None
     for step in range(start_step, start_step + count):
