@@ -53,8 +53,8 @@ class SimConfig:
 @dataclass(frozen=True)
 class Truth:
     """``label`` 1 for a meteor; ``kind`` (one of :data:`KINDS`); ``confounder`` for labelled negatives; per frame,
-    the meteor's ``segments`` ``(x0, y0, x1, y1)`` in frame coordinates (pixel centres at ``c + 0.5, r + 0.5``), None
-    where it is not in that frame."""
+    the meteor's visible ``segments`` ``(x0, y0, x1, y1)`` in frame coordinates (pixel centres at ``c + 0.5,
+    r + 0.5``), None where that frame does not show it (out of view, or behind the scenery)."""
 
     label: int
     kind: str
