@@ -52,7 +52,7 @@ def synthetic_items(
     ``representation="stack"`` the ``max - mean`` images of 25-frame clips (what ``Detector(mode="stack")``
     classifies), whose segments are the meteor's per-frame pieces; ``flicker`` > 0 suppresses flicker in them as the
     detector does (see :func:`meteorfast.synth.render_stack`)."""
-    from meteorfast.synth import CONFOUNDERS, METEOR_KINDS, SimConfig, render_stack, sample
+    from meteorfast.synth import METEOR_KINDS, NEGATIVE_KINDS, SimConfig, render_stack, sample
 
     if representation == "frame":
         return [
@@ -65,7 +65,7 @@ def synthetic_items(
     rng = np.random.default_rng([seed, 77])
     items = []
     for i in range(n):
-        kind = str(rng.choice(METEOR_KINDS) if rng.random() < 0.5 else rng.choice(("clean", *CONFOUNDERS)))
+        kind = str(rng.choice(METEOR_KINDS) if rng.random() < 0.5 else rng.choice(NEGATIVE_KINDS))
         stacked = render_stack(int(rng.integers(0, 2**31)), 25, kind, SimConfig(size=size), flicker=flicker)
         t = stacked.truth
         confounder = t.confounder or (None if t.label else "clean")

@@ -58,13 +58,13 @@ class TrainConfig:
     kind_weights: tuple[tuple[str, float], ...] = ()  # (kind, factor) pairs: see meteorfast.synth.sample's weights
 
     def __post_init__(self) -> None:
-        from meteorfast.synth import CONFOUNDERS, METEOR_KINDS, kind_shares
+        from meteorfast.synth import METEOR_KINDS, NEGATIVE_KINDS, kind_shares
 
         kinds = [k for k, _ in self.kind_weights]
         if len(set(kinds)) != len(kinds):
             raise InputError(f"train: expected each kind weighted once, got {list(self.kind_weights)}")
         kind_shares(METEOR_KINDS, self.weights)
-        kind_shares(("clean", *CONFOUNDERS), self.weights)
+        kind_shares(NEGATIVE_KINDS, self.weights)
         if self.representation not in ("frame", "stack"):
             raise InputError(f"train: expected representation 'frame' or 'stack', got {self.representation!r}")
         for name in ("crop_fraction", "video_fraction", "stack_fraction"):
@@ -174,14 +174,13 @@ def batches(
     """``count`` training batches from step ``start_step`` on: ``(uint8 [B,C,H,W], int64 [B])``, deterministic."""
     import cv2
 
-    from meteorfast.synth import CONFOUNDERS, METEOR_KINDS, SimConfig, kind_shares, sample
+    from meteorfast.synth import METEOR_KINDS, NEGATIVE_KINDS, SimConfig, kind_shares, sample
 
     prep = Preprocessor(cfg.input_size, cfg.in_chans)
     station = _folder(Path(cfg.data_dir)) if cfg.data_dir else []
-    negatives = ("clean", *CONFOUNDERS)
     # Without kind weights, stacks draw their kinds evenly (p=None), the very draws made before weights existed.
     p_meteor = kind_shares(METEOR_KINDS, cfg.weights) if cfg.weights else None
-    p_negative = kind_shares(negatives, cfg.weights) if cfg.weights else None
+    p_negative = kind_shares(NEGATIVE_KINDS, cfg.weights) if cfg.weights else None
     for step in range(start_step, start_step + count):
         rng = np.random.default_rng([cfg.seed, 7, step])
         images: list[npt.NDArray[np.uint8]] = []
@@ -196,7 +195,7 @@ def batches(
         n_synth = cfg.batch_size - len(images)
         n_stack = n_synth if cfg.representation == "stack" else round(n_synth * cfg.stack_fraction)
         for _ in range(n_stack):
-            pool, p = (METEOR_KINDS, p_meteor) if rng.random() < cfg.meteor_fraction else (negatives, p_negative)
+            pool, p = (METEOR_KINDS, p_meteor) if rng.random() < cfg.meteor_fraction else (NEGATIVE_KINDS, p_negative)
             img, label, seg = _stacked(int(rng.integers(0, 2**31)), str(rng.choice(pool, p=p)), cfg.stack_size)
             if rng.random() < cfg.crop_fraction:
                 img = native_crop(img, seg, rng)

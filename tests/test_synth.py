@@ -198,7 +198,7 @@ def test_meteors_show_and_their_truth_lies_on_sky_not_behind_the_scenery() -> No
                 continue
             t = np.linspace(0, 1, 64)[:, None]
             pts = np.array(seg[:2]) + t * (np.array(seg[2:]) - np.array(seg[:2])) - 0.5  # frame -> drawing coords
-            shown = scene.visible(pts)
+            shown = scene.visibility(pts)[1]
             assert shown[0], (geometry, seed, seg)
             assert shown[-1], (geometry, seed, seg)
             assert shown.mean() >= MIN_SHOWN - 0.1, (geometry, seed, shown.mean())

@@ -14,7 +14,8 @@ from meteorfast.errors import InputError
 
 METEOR_KINDS = ("meteor", "fireball", "faint_meteor")
 CONFOUNDERS = ("aircraft", "satellite", "bird", "lightning", "cloud", "fog", "shake")
-KINDS = (*METEOR_KINDS, "clean", *CONFOUNDERS)
+NEGATIVE_KINDS = ("clean", *CONFOUNDERS)
+KINDS = (*METEOR_KINDS, *NEGATIVE_KINDS)
 METEOR_SHARES = (0.7, 0.1, 0.2)  # of meteor, fireball and faint_meteor among the meteors of a sample
 
 Segment = tuple[float, float, float, float]
@@ -227,23 +228,23 @@ class _Scene:
             angle = rng.uniform(0, 2 * np.pi)
             self.cloud_velocity = (float(speed * np.cos(angle)) / 8, float(speed * np.sin(angle)) / 8)
 
-    def in_view(self, pts: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
-        """Whether each drawing-coordinate point ``float64 [N, 2]`` (pixel ``(r, c)``'s centre at ``(c, r)``) falls in
-        the frame and, for an all-sky lens, inside its circle: ``bool [N]``."""
+    def visibility(self, pts: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+        """For each drawing-coordinate point ``float64 [N, 2]`` (pixel ``(r, c)``'s centre at ``(c, r)``): whether
+        it is in view (in the frame and, for an all-sky lens, inside its circle), and whether it is visible (in view
+        and not behind a silhouette or a lit structure): two ``bool [N]``."""
         h, w = self.cfg.size
         col, row = np.floor(pts[:, 0] + 0.5), np.floor(pts[:, 1] + 0.5)
-        out = (col >= 0) & (col < w) & (row >= 0) & (row < h)
-        if self.mask is not None and out.any():
-            out[out] = self.mask[row[out].astype(np.intp), col[out].astype(np.intp)]
-        return out
-
-    def visible(self, pts: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
-        """:meth:`in_view`, and not behind a silhouette or a lit structure: ``bool [N]``."""
-        out = self.in_view(pts)
-        if self.hidden is not None and out.any():
-            col, row = np.floor(pts[out, 0] + 0.5).astype(np.intp), np.floor(pts[out, 1] + 0.5).astype(np.intp)
-            out[out] = ~self.hidden[row, col]
-        return out
+        view = (col >= 0) & (col < w) & (row >= 0) & (row < h)
+        idx = np.flatnonzero(view)
+        r, c = row[idx].astype(np.intp), col[idx].astype(np.intp)
+        if self.mask is not None:
+            inside = self.mask[r, c]
+            view[idx] = inside
+            idx, r, c = idx[inside], r[inside], c[inside]
+        seen = view.copy()
+        if self.hidden is not None:
+            seen[idx] = ~self.hidden[r, c]
+        return view, seen
 
     def _lit_structures(self, rng: np.random.Generator) -> tuple[npt.NDArray[np.bool_], F32]:
         """1-3 bright quadrilaterals reaching in from the frame's edges, with darker struts, plus a few lamps:
@@ -408,8 +409,9 @@ class _Meteor(_Event):
         tau = np.linspace(a, b, 256)
         pts = self.position(tau)
         lit = self.light(tau) > 0.05
-        framed = lit & scene.in_view(pts)
-        return float((scene.visible(pts) & lit).sum() / framed.sum()) if framed.any() else 0.0
+        view, seen = scene.visibility(pts)
+        framed = lit & view
+        return float((seen & lit).sum() / framed.sum()) if framed.any() else 0.0
 
     def light(self, tau: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         curve = np.sin(np.pi * np.clip(tau, 0, 1)) ** self.shape
@@ -445,7 +447,7 @@ class _Meteor(_Event):
             _draw_path(img, self.position(back), self.peak * self.wake * np.linspace(0, 1, 16), self.sigma * 1.5)
         if self.kind == "fireball":
             img += np.float32(0.03 * self.peak * float(self.light(np.array([0.5 * (a + b)]))[0]))
-        inside = scene.visible(pts) & (values > 0.05 * self.peak)
+        inside = scene.visibility(pts)[1] & (values > 0.05 * self.peak)
         if not inside.any():
             return None
         # Drawing puts pixel (r, c)'s centre at (c, r); ground truth uses meteorfast's frame coordinates, where it
@@ -745,17 +747,16 @@ def sample(
     cfg = config or SimConfig()
     video = dataclasses.replace(cfg, still_exposure=cfg.exposure)
     rng = _stable_rng(seed, 2)
-    negatives = ("clean", *CONFOUNDERS)
     # Without weights, the very shares drawn before weights existed, so that seeds keep their items.
     p_meteor = kind_shares(METEOR_KINDS, weights, METEOR_SHARES) if weights else list(METEOR_SHARES)
-    p_negative = kind_shares(negatives, weights) if weights else None
+    p_negative = kind_shares(NEGATIVE_KINDS, weights) if weights else None
     for i in range(n):
         if kinds is not None:
             kind = str(kinds[int(rng.integers(0, len(kinds)))])
         elif rng.random() < meteor_fraction:
             kind = str(rng.choice(METEOR_KINDS, p=p_meteor))
         else:
-            kind = str(rng.choice(negatives, p=p_negative))
+            kind = str(rng.choice(NEGATIVE_KINDS, p=p_negative))
         item = _stable_rng(seed, 3, i)
         seed_i = int(item.integers(0, 2**31))
         yield render_frame(seed_i, kind, video if item.random() < video_fraction else cfg)
