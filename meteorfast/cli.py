@@ -477,7 +477,12 @@ def build_parser() -> argparse.ArgumentParser:
                    f"(default {DEFAULT_FLICKER}; 0 off)")  # fmt: skip
     p.add_argument("--mask", default=None,
                    help="station mask image (as GMN's mask.bmp): zero pixels (housing, text) are ignored")  # fmt: skip
-    p.add_argument("--tile", type=_tile, default=None, help="SIZE[,OVERLAP]: native-resolution tiles of big frames")
+    p.add_argument(
+        "--tile",
+        type=_tile,
+        default=None,
+        help="SIZE[,OVERLAP]: native-resolution tiles of big frames, SIZE px high, with the model input's aspect",
+    )
     p.add_argument("--threshold", type=float, default=None, help="meteor probability threshold (default: model's)")
     p.add_argument("--localize", default="fused", choices=["fused", "paper"])
     p.add_argument("--out", default=None, help="directory for events.jsonl, events.csv and the optional outputs")
@@ -582,7 +587,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--synthetic", type=int, default=None, metavar="N", help="evaluate on N simulated frames")
     p.add_argument("--seed", type=int, default=12345, help="simulator seed (use one never trained on)")
     p.add_argument("--data", default=None, help="a folder with meteor/, non_meteor/ and optional labels.json")
-    p.add_argument("--tile", type=_tile, default=None, help="SIZE[,OVERLAP]: run native-resolution tiles")
+    p.add_argument(
+        "--tile",
+        type=_tile,
+        default=None,
+        help="SIZE[,OVERLAP]: run native-resolution tiles, SIZE px high, with the model input's aspect",
+    )
     p.add_argument("--target-fpr", type=float, default=None, help="set the threshold for this false-positive rate")
     p.add_argument("--localize", default="fused", choices=["fused", "paper"], help="CAM x first-layer map mode")
     p.add_argument("--representation", default="frame", choices=["frame", "stack"],

@@ -111,17 +111,18 @@ class StageTimes:
             return {k: 1e3 * self.seconds[k] / self.items[k] if self.items[k] else 0.0 for k in self.STAGES}
 
 
-def tile_origins(shape: tuple[int, int], size: int, overlap: int) -> list[tuple[int, int]]:
-    """``(y, x)`` origins of ``size`` px square tiles covering a frame of ``shape = (H, W)``, overlapping by at
-    least ``overlap`` px; the last row and column are pulled back to end at the frame's edge."""
+def tile_origins(shape: tuple[int, int], size: int | tuple[int, int], overlap: int) -> list[tuple[int, int]]:
+    """``(y, x)`` origins of tiles of ``size`` px (square) or ``size = (height, width)`` covering a frame of
+    ``shape = (H, W)``, overlapping by at least ``overlap`` px; the last row and column are pulled back to end at
+    the frame's edge."""
     h, w = shape
-    step = max(size - overlap, 1)
-    ys = list(range(0, max(h - size, 0) + 1, step))
-    xs = list(range(0, max(w - size, 0) + 1, step))
-    if ys[-1] + size < h:
-        ys.append(h - size)
-    if xs[-1] + size < w:
-        xs.append(w - size)
+    th, tw = (size, size) if isinstance(size, int) else size
+    ys = list(range(0, max(h - th, 0) + 1, max(th - overlap, 1)))
+    xs = list(range(0, max(w - tw, 0) + 1, max(tw - overlap, 1)))
+    if ys[-1] + th < h:
+        ys.append(h - th)
+    if xs[-1] + tw < w:
+        xs.append(w - tw)
     return [(y, x) for y in ys for x in xs]
 
 
@@ -132,8 +133,9 @@ class Detector:
     - ``backend``: ``auto``, ``onnxruntime`` or ``tensorrt``; ``batch_size``: model inputs per inference call.
     - ``mode``: classify single frames, or ``stack`` windows of ``window`` frames every ``stride`` (default
       ``window``) frames with the native stacking kernel.
-    - ``tile = (size, overlap)``: overlapping native-resolution tiles of frames larger than ``size`` (the best tile
-      decides).
+    - ``tile = (size, overlap)``: overlapping native-resolution tiles of frames larger than a tile (the best tile
+      decides). A tile is ``size`` px high and as wide as the model input's aspect makes it (``size`` for a square
+      input, ``round(size * 384 / 224)`` for a 224x384 one), so the resize does not squash it.
     - ``threshold``: on the meteor probability (default: the model's ``meteorfast.threshold`` metadata once it
       opens, else 0.5).
     - ``localize``: ``fused`` or ``paper`` (see :func:`meteorfast.cam.localize`); ``refine``: move the point to the
@@ -316,16 +318,22 @@ class Detector:
             raise InputError(f"frames: expected a non-empty image [H,W] or [H,W,3], got shape {image.shape}")
         began = time.perf_counter()
         h, w = image.shape[:2]
-        if self.tile is not None and min(h, w) > self.tile[0]:
-            size, overlap = self.tile
-            origins = tile_origins((h, w), size, overlap)
-            inputs, geo = prep.batch([image[y : y + size, x : x + size] for y, x in origins])
+        th, tw = self._tile_shape(prep.size)
+        if self.tile is not None and h > th and w > tw:
+            origins = tile_origins((h, w), (th, tw), self.tile[1])
+            inputs, geo = prep.batch([image[y : y + th, x : x + tw] for y, x in origins])
             geo[:, 2] += np.array([x for _, x in origins], np.float32)
             geo[:, 3] += np.array([y for y, _ in origins], np.float32)
         else:
             inputs, geo = prep.batch([image])
         self.times.add("preprocess", time.perf_counter() - began, 1)
         return inputs, geo
+
+    def _tile_shape(self, input_size: tuple[int, int]) -> tuple[int, int]:
+        """``(height, width)`` of a tile: ``tile[0]`` high, with the model input's aspect; (0, 0) without tiles."""
+        if self.tile is None:
+            return 0, 0
+        return self.tile[0], max(1, round(self.tile[0] * input_size[1] / input_size[0]))
 
     def _masked(self, image: npt.NDArray[Any]) -> npt.NDArray[Any]:
         """``image`` with the mask's ignored pixels set to the mean of the searched ones (a copy; as is without a
@@ -522,9 +530,10 @@ class Detector:
             raise InputError("Detector: stitching needs tile=(size, overlap)")
         h, w = item.image.shape[:2]
         ch, cw = cams.shape[1:]
-        cell_y, cell_x = tile[0] / ch, tile[0] / cw
+        th, tw = self._tile_shape(self.input_size)
+        cell_y, cell_x = th / ch, tw / cw
         out = np.zeros((int(np.ceil(h / cell_y)), int(np.ceil(w / cell_x))), np.float32)
-        for (y, x), p, cam in zip(tile_origins((h, w), tile[0], tile[1]), prob, cams, strict=True):
+        for (y, x), p, cam in zip(tile_origins((h, w), (th, tw), tile[1]), prob, cams, strict=True):
             r0, c0 = min(round(y / cell_y), out.shape[0] - ch), min(round(x / cell_x), out.shape[1] - cw)
             view = out[r0 : r0 + ch, c0 : c0 + cw]
             np.maximum(view, cam * np.float32(p), out=view)

@@ -41,15 +41,17 @@ def use_reference(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("METEORFAST_KERNELS", "reference")
 
 
-def build_spot_model(path: Path, size: int = 224) -> Path:
+def build_spot_model(path: Path, size: int | tuple[int, int] = 224) -> Path:
     """A real ONNX graph with meteorfast's I/O contract that "detects" the brightest spot: ``prob`` is the brightest
     input pixel / 255, ``features`` the 32x32 block maxima (7x7 at 224), ``cam_weights`` positive, ``conv1_map`` the
-    2x2 block means (112x112). Run by ONNX Runtime like any model, it makes the pipeline's geometry testable to the
-    pixel without depending on what a trained network happens to have learned."""
+    2x2 block means (112x112); ``size`` is the input's side, or its ``(height, width)``. Run by ONNX Runtime like
+    any model, it makes the pipeline's geometry testable to the pixel without depending on what a trained network
+    happens to have learned."""
     import onnx
     from onnx import TensorProto, helper
 
-    cell = size // 7
+    h, w = (size, size) if isinstance(size, int) else size
+    cell = h // 7
     nodes = [
         helper.make_node("Cast", ["frames"], ["xf"], to=TensorProto.FLOAT),
         helper.make_node("Mul", ["xf", "inv255"], ["x"]),
@@ -64,11 +66,11 @@ def build_spot_model(path: Path, size: int = 224) -> Path:
         helper.make_tensor("chw", TensorProto.INT64, [3], [1, 2, 3]),
     ]
     graph = helper.make_graph(
-        nodes, "spot", [helper.make_tensor_value_info("frames", TensorProto.UINT8, ["batch", 1, size, size])],
+        nodes, "spot", [helper.make_tensor_value_info("frames", TensorProto.UINT8, ["batch", 1, h, w])],
         [helper.make_tensor_value_info("prob", TensorProto.FLOAT, ["batch"]),
-         helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", 1, 7, 7]),
+         helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", 1, h // cell, w // cell]),
          helper.make_tensor_value_info("cam_weights", TensorProto.FLOAT, ["batch", 1]),
-         helper.make_tensor_value_info("conv1_map", TensorProto.FLOAT, ["batch", 1, size // 2, size // 2])],
+         helper.make_tensor_value_info("conv1_map", TensorProto.FLOAT, ["batch", 1, h // 2, w // 2])],
         inits,
     )  # fmt: skip
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
@@ -81,3 +83,9 @@ def build_spot_model(path: Path, size: int = 224) -> Path:
 @pytest.fixture(scope="session")
 def spot_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_spot_model(tmp_path_factory.mktemp("models") / "spot.onnx")
+
+
+@pytest.fixture(scope="session")
+def wide_spot_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The spot model with a 224x384 (height x width) input, as a 16:9-minded model has."""
+    return build_spot_model(tmp_path_factory.mktemp("models") / "wide_spot.onnx", (224, 384))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Iterator
@@ -126,14 +127,36 @@ def test_bad_detector_arguments(spot_model: Path) -> None:
             Detector(spot_model, **kwargs)  # type: ignore[arg-type]
 
 
-def test_tile_origins_cover_the_frame() -> None:
+@pytest.mark.parametrize("size", [224, (224, 224), (224, 384), (300, 100)])
+def test_tile_origins_cover_the_frame(size: int | tuple[int, int]) -> None:
+    th, tw = (size, size) if isinstance(size, int) else size
     for shape in [(720, 1280), (1920, 2880), (224, 224), (300, 5000)]:
-        origins = tile_origins(shape, 224, 32)
+        origins = tile_origins(shape, size, 32)
         covered = np.zeros(shape, bool)
         for y, x in origins:
-            covered[y : y + 224, x : x + 224] = True
+            covered[y : y + th, x : x + tw] = True
         assert covered.all()
-        assert all(y + 224 <= max(shape[0], 224) and x + 224 <= max(shape[1], 224) for y, x in origins)
+        assert all(y + th <= max(shape[0], th) and x + tw <= max(shape[1], tw) for y, x in origins)
+        ys, xs = sorted({y for y, _ in origins}), sorted({x for _, x in origins})
+        assert all(b - a <= th - 32 for a, b in itertools.pairwise(ys))
+        assert all(b - a <= tw - 32 for a, b in itertools.pairwise(xs))
+
+
+def test_tiles_take_a_wide_models_aspect_and_stay_native(wide_spot_model: Path) -> None:
+    """A 224x384 model gets 224x384 px tiles, not 224 px squares stretched 1.7 times across; a streak in the frame
+    still comes back to its pixel."""
+    det = Detector(wide_spot_model, batch_size=8, tile=(224, 32), threshold=0.3)
+    seg = (900.5, 500.5, 912.5, 506.5)
+    frame = with_streak(sky((720, 1280), 3), seg)
+    det.open()
+    inputs, geo = det._prepare_image(frame)
+    origins = tile_origins((720, 1280), (224, 384), 32)
+    assert inputs.shape == (len(origins), 1, 224, 384)
+    np.testing.assert_array_equal(geo[:, :2], 1.0)  # one input pixel is one frame pixel, both ways
+    np.testing.assert_array_equal(geo[:, 2:], np.array([(x, y) for y, x in origins], np.float32))
+    res = det.classify(frame[None])
+    assert res.is_meteor[0]
+    assert point_to_segment(float(res.x[0]), float(res.y[0]), seg) <= 2.0
 
 
 # ---------------------------------------------------------------- streaming
