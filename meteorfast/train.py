@@ -122,26 +122,30 @@ def native_crop(
     segment: tuple[float, float, float, float] | None,
     rng: np.random.Generator,
     min_side: int = 224,
+    aspect: float = 1.0,
 ) -> npt.NDArray[np.uint8]:
-    """A square crop of ``img`` (``uint8 [H,W]``) at native resolution, ``min_side`` px up to the short side, the
-    way a tiled detector sees a large frame. With a meteor ``segment`` the crop holds a point of the streak at
-    least 16 px inside its border, so the label stays true."""
+    """A crop of ``img`` (``uint8 [H,W]``) at native resolution, ``aspect`` times as wide as it is high (the model
+    input's width / height, so the resize keeps its shape) and ``min_side`` px high up to what fits, the way a
+    tiled detector sees a large frame. With a meteor ``segment`` the crop holds a point of the streak at least
+    16 px inside its border, so the label stays true."""
     h, w = img.shape
-    side = int(rng.integers(min(min_side, h, w), min(h, w) + 1))
+    fit = min(h, int(w / aspect))
+    ch = int(rng.integers(min(min_side, fit), fit + 1))
+    cw = min(w, max(1, round(ch * aspect)))
     if segment is None:
-        y0, x0 = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
+        y0, x0 = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
     else:
         t = rng.uniform(0, 1)
         px = segment[0] + t * (segment[2] - segment[0])
         py = segment[1] + t * (segment[3] - segment[1])
-        margin = min(16, side // 4)
+        margin = min(16, min(ch, cw) // 4)
 
-        def origin(p: float, extent: int) -> int:
+        def origin(p: float, extent: int, side: int) -> int:
             lo, hi = np.clip([p + margin - side, p - margin], 0, extent - side).astype(int)
             return int(rng.integers(lo, hi + 1))
 
-        x0, y0 = origin(px, w), origin(py, h)
-    return img[y0 : y0 + side, x0 : x0 + side]
+        x0, y0 = origin(px, w, cw), origin(py, h, ch)
+    return img[y0 : y0 + ch, x0 : x0 + cw]
 
 
 def _stacked(
@@ -177,6 +181,7 @@ def batches(
     from meteorfast.synth import METEOR_KINDS, NEGATIVE_KINDS, SimConfig, kind_shares, sample
 
     prep = Preprocessor(cfg.input_size, cfg.in_chans)
+    aspect = cfg.input_size[1] / cfg.input_size[0]
     station = _folder(Path(cfg.data_dir)) if cfg.data_dir else []
     # Without kind weights, stacks draw their kinds evenly (p=None), the very draws made before weights existed.
     p_meteor = kind_shares(METEOR_KINDS, cfg.weights) if cfg.weights else None
@@ -198,7 +203,7 @@ def batches(
             pool, p = (METEOR_KINDS, p_meteor) if rng.random() < cfg.meteor_fraction else (NEGATIVE_KINDS, p_negative)
             img, label, seg = _stacked(int(rng.integers(0, 2**31)), str(rng.choice(pool, p=p)), cfg.stack_size)
             if rng.random() < cfg.crop_fraction:
-                img = native_crop(img, seg, rng)
+                img = native_crop(img, seg, rng, aspect=aspect)
             images.append(img)
             labels.append(label)
         if n_synth > n_stack:
@@ -207,7 +212,7 @@ def batches(
                                 weights=cfg.weights):  # fmt: skip
                 still: npt.NDArray[np.uint8] = np.asarray(frame.image, np.uint8)
                 if rng.random() < cfg.crop_fraction:
-                    still = native_crop(still, frame.truth.segments[0], rng)
+                    still = native_crop(still, frame.truth.segments[0], rng, aspect=aspect)
                 images.append(still)
                 labels.append(frame.truth.label)
         x, _ = prep.batch([augment(img, rng) for img in images])

@@ -66,6 +66,33 @@ def test_training_batches_are_deterministic_and_balanced() -> None:
     assert stacked[0].shape == (4, 1, 64, 64)
 
 
+@pytest.mark.parametrize("aspect", [1.0, 384 / 224])
+def test_native_crops_take_the_inputs_aspect_and_keep_the_streak(aspect: float) -> None:
+    """A crop is as wide as the model input for its height (a wide model's resize then does not squash it) and
+    always shows part of the meteor it is labelled with."""
+    import cv2
+
+    from meteorfast.train import native_crop
+
+    rng = np.random.default_rng(4)
+    for _ in range(60):
+        img = np.zeros((720, 1280), np.uint8)
+        x0, y0 = rng.uniform(0, 1280), rng.uniform(0, 720)
+        seg = (
+            x0,
+            y0,
+            float(np.clip(x0 + rng.uniform(-300, 300), 0, 1279)),
+            float(np.clip(y0 + rng.uniform(-300, 300), 0, 719)),
+        )
+        cv2.line(img, (round(seg[0]), round(seg[1])), (round(seg[2]), round(seg[3])), 255, 1)
+        crop = native_crop(img, seg, rng, aspect=aspect)
+        h, w = crop.shape
+        assert 224 <= h <= 720
+        assert abs(w - h * aspect) <= 0.5, (h, w)
+        assert crop.max() == 255
+        assert native_crop(img, None, rng, aspect=aspect).shape[0] >= 224
+
+
 def test_kind_weights_reach_the_batches_and_the_cards_command() -> None:
     from meteorfast.cli import build_parser, train_config
     from meteorfast.errors import InputError
