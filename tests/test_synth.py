@@ -206,6 +206,38 @@ def test_meteors_show_and_their_truth_lies_on_sky_not_behind_the_scenery() -> No
     assert partly_hidden >= 1  # the test saw meteors that the scenery partly hides
 
 
+def test_station_stamps_come_plain_or_on_a_black_strip_that_hides_the_sky() -> None:
+    """Half the stamps are white text on a black strip (as RMS videos and DVRs burn them in), at the bottom or the
+    top; the strip is black but for the text, and the meteor's truth does not run behind it."""
+    from meteorfast.synth.render import _Scene, _stable_rng
+
+    cfg = SimConfig(size=(360, 640))
+    styles = {"plain": 0, "bottom": 0, "top": 0}
+    for seed in range(300, 360):
+        kind = ("meteor", "clean")[seed % 2]
+        scene = _Scene(_stable_rng(seed, 0), cfg, kind)
+        if not scene.overlay:
+            continue
+        item = render_frame(seed, kind, cfg)
+        img = np.asarray(item.image)
+        if scene.stamp_box is None:
+            styles["plain"] += 1
+            continue
+        x0, y0, x1, y1 = scene.stamp_box
+        styles["top" if y0 < 180 else "bottom"] += 1
+        strip = img[y0:y1, x0:x1]
+        assert np.median(strip) <= 8, (seed, np.median(strip))  # JPEG ringing aside, black
+        assert strip.max() >= 200, seed  # the text
+        assert scene.hidden is not None
+        assert scene.hidden[y0:y1, x0:x1].all()
+        seg = item.truth.segments[0]
+        if seg is not None:
+            for t in np.linspace(0, 1, 32):
+                x, y = seg[0] + t * (seg[2] - seg[0]), seg[1] + t * (seg[3] - seg[1])
+                assert not (x0 <= x < x1 and y0 <= y < y1), (seed, seg, scene.stamp_box)
+    assert min(styles.values()) >= 2, styles
+
+
 def test_sample_weights_scale_a_kinds_share_and_leave_unweighted_seeds_alone() -> None:
     from collections import Counter
 

@@ -215,6 +215,23 @@ class _Scene:
         self.hot_value = rng.uniform(60, 255, n_hot).astype(np.float32)
         self.overlay = rng.random() < 0.6
         self.station = f"{['CZ', 'ES', 'US', 'UK', 'AU'][int(rng.integers(0, 5))]}{int(rng.integers(1, 9999)):04d}"
+        # The stamp's style comes from a spawned generator, which leaves the scene's own draws as they were. Half are
+        # thin text on the sky; half are white on a black strip, larger and sometimes bold, at the bottom or the
+        # top, as RMS videos, UFOCapture and most DVRs burn them in. The strip hides the sky behind it.
+        style = rng.spawn(1)[0]
+        boxed = bool(style.random() < 0.5)
+        top = boxed and bool(style.random() < 0.3)
+        self.stamp_scale = max(h / 1000, 0.3) * (float(style.uniform(0.8, 1.5)) if boxed else 1.0)
+        self.stamp_thickness = int(style.integers(1, 3)) if boxed else 1
+        (text_w, text_h), base = cv2.getTextSize(self._stamp(0.0), cv2.FONT_HERSHEY_SIMPLEX, self.stamp_scale,
+                                                 self.stamp_thickness)  # fmt: skip
+        self.stamp_y = text_h + 6 if top else h - 6
+        self.stamp_box: tuple[int, int, int, int] | None = None  # (x0, y0, x1, y1) of the black strip
+        if self.overlay and boxed and cfg.bits == 8:
+            self.stamp_box = (0, max(self.stamp_y - text_h - 4, 0), min(text_w + 8, w), min(self.stamp_y + base + 2, h))
+            strip = np.zeros((h, w), np.bool_)
+            strip[self.stamp_box[1] : self.stamp_box[3], : self.stamp_box[2]] = True
+            self.hidden = strip if self.hidden is None else self.hidden | strip
         self.gain = float(rng.uniform(0.5, 4.0))
         self.read = float(rng.uniform(1.0, 4.0))
         self.quality = int(rng.integers(55, 95))
@@ -227,6 +244,10 @@ class _Scene:
             speed = rng.uniform(20, 120) if kind == "cloud" else rng.uniform(0, 15)  # px/s of the low-res layer
             angle = rng.uniform(0, 2 * np.pi)
             self.cloud_velocity = (float(speed * np.cos(angle)) / 8, float(speed * np.sin(angle)) / 8)
+
+    def _stamp(self, t: float) -> str:
+        """The station's timestamp at ``t`` seconds into the item."""
+        return f"{self.station} 2026/11/24 02:17:{int(t) % 60:02d}.{int((t % 1) * 1000):03d} UTC"
 
     def visibility(self, pts: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
         """For each drawing-coordinate point ``float64 [N, 2]`` (pixel ``(r, c)``'s centre at ``(c, r)``): whether
@@ -340,10 +361,11 @@ class _Scene:
             return np.clip(img * 257, 0, 65535).astype(np.uint16)
         out = np.clip(img, 0, 255).astype(np.uint8)
         if self.overlay:
-            h = cfg.size[0]
-            scale = max(h / 1000, 0.3)
-            stamp = f"{self.station} 2026/11/24 02:17:{int(t) % 60:02d}.{int((t % 1) * 1000):03d} UTC"
-            cv2.putText(out, stamp, (4, h - 6), cv2.FONT_HERSHEY_SIMPLEX, scale, 230, 1, cv2.LINE_AA)
+            if self.stamp_box is not None:
+                x0, y0, x1, y1 = self.stamp_box
+                out[y0:y1, x0:x1] = 0
+            cv2.putText(out, self._stamp(t), (4, self.stamp_y), cv2.FONT_HERSHEY_SIMPLEX, self.stamp_scale,
+                        255 if self.stamp_box else 230, self.stamp_thickness, cv2.LINE_AA)  # fmt: skip
         if cfg.compress:
             ok, enc = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
             if ok:
