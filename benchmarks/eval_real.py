@@ -2,12 +2,12 @@
 
     python benchmarks/eval_real.py [--model M] [--json benchmarks/results/eval_real.json]
 
-* MeteorFinder: 22 DSLR frames (2880x1920), boxes inpainted first, run as native-resolution 224 px tiles
+* MeteorFinder: 22 DSLR frames (2880x1920), boxes inpainted first, run as native-resolution tiles 224 px high
   (overlap 32). Reports how many meteors are detected, and how many located points fall inside their box (8 px
   margin).
-* GMN clip CZ0003 (201 frames; the meteor is visible in frames 42-139, see meteorfast.datasets.SAMPLE_STREAK):
+* GMN clip CZ0003 (201 frames; the meteor is visible in frames 39-148, see meteorfast.datasets.SAMPLE_STREAK):
   - frame mode: event frames detected and located on the streak (within 8 px), false positives among the quiet
-    frames (< 38 and > 143; the fuzzy edges are left out);
+    frames (before 35 and after 152; the fuzzy edges are left out);
   - stack mode (25-frame windows): the events ``Detector.detect`` reports, their frames, and how far their track
     points are from the streak; false positives among the windows with no meteor frame.
 """

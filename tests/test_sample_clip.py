@@ -35,6 +35,22 @@ def test_the_recorded_streak_is_where_the_clip_shows_it() -> None:
     frames = stack.argmax[np.floor(y0 + ends * (y1 - y0)).astype(int), np.floor(x0 + ends * (x1 - x0)).astype(int)]
     assert abs(int(frames[0]) - first) <= 10  # it moves from (x0, y0) near the first frame ...
     assert abs(int(frames[1]) - last) <= 10  # ... to (x1, y1) near the last
+    # Frame by frame: the first and the last frame show it on the streak, well above the sky (noise 1 DN); ten
+    # frames before the first, nothing near the streak does.
+    clip = np.stack(sample_clip_frames()).astype(np.float32)
+    sky = np.median(np.concatenate([clip[:25], clip[180:]]), axis=0)
+    box = (slice(int(min(y0, y1)) - 20, int(max(y0, y1)) + 20), slice(int(min(x0, x1)) - 20, int(max(x0, x1)) + 20))
+
+    def brightest(i: int) -> tuple[float, float]:
+        diff = (clip[i] - sky)[box]
+        r, c = np.unravel_index(int(np.argmax(diff)), diff.shape)
+        return float(diff[r, c]), point_to_segment(c + box[1].start + 0.5, r + box[0].start + 0.5, SAMPLE_STREAK)
+
+    for i in (first, last):
+        value, off = brightest(i)
+        assert value > 20, (i, value)
+        assert off <= 3, (i, off)
+    assert brightest(first - 10)[0] < 12
 
 
 def test_the_model_is_shipped_with_its_card() -> None:
@@ -50,8 +66,10 @@ def test_stack_mode_finds_exactly_one_event_along_the_streak() -> None:
     assert len(events) == 1, [(e.start_frame, e.end_frame, e.peak_prob) for e in events]
     (ev,) = events
     first, last = SAMPLE_EVENT_FRAMES
-    assert ev.start_frame <= first + 10
-    assert ev.end_frame >= last - 10
+    # It starts with the window that holds the meteor's first frame, or the next (that window holds only the
+    # meteor's faint first frames, 39-49), and ends with the window that holds its last frame, or the one before.
+    assert first // 25 * 25 <= ev.start_frame <= first // 25 * 25 + 25
+    assert last // 25 * 25 - 1 <= ev.end_frame <= last // 25 * 25 + 24
     for p in ev.track:
         assert point_to_segment(p.x, p.y, SAMPLE_STREAK) <= 8, p
     assert ev.line is not None
@@ -69,10 +87,10 @@ def test_with_a_mask_over_the_housing_stack_mode_finds_one_event_on_the_streak()
     assert len(events) == 1, [(e.start_frame, e.end_frame, e.peak_prob) for e in events]
     (ev,) = events
     first, last = SAMPLE_EVENT_FRAMES
-    # From the window that holds the meteor's start (frames 25-49 hold only its faint first 8 frames and may be
+    # From the window that holds the meteor's start (frames 25-49 hold only its faint first frames and may be
     # missed) to the window that holds its end.
-    assert first - 25 < ev.start_frame <= first + 10
-    assert last - 10 <= ev.end_frame < last + 25
+    assert first // 25 * 25 <= ev.start_frame <= first // 25 * 25 + 25
+    assert ev.end_frame == last // 25 * 25 + 24
     for p in ev.track:
         assert point_to_segment(p.x, p.y, SAMPLE_STREAK) <= 2, p
 
