@@ -469,9 +469,9 @@ def bench_baseline(
 def run(cfg: BenchConfig, progress: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
     """Everything ``meteorfast bench`` reports, as one JSON-able dict."""
     from meteorfast.backends import choose_backend, get_backend
-    from meteorfast.data import SAMPLE_VIDEO, default_model
+    from meteorfast.data import SAMPLE_VIDEO, resolve_model
 
-    model = Path(cfg.model) if cfg.model else default_model()
+    model = resolve_model(cfg.model)
     backend = choose_backend(model, cfg.backend)
     get_backend(backend)  # fail now, with the reason, if that runtime cannot run here
     work = Path(tempfile.mkdtemp(prefix="meteorfast-bench-"))

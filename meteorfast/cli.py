@@ -344,9 +344,10 @@ def _batch(text: str) -> tuple[int, int, int]:
 
 
 def _cmd_quantize(args: argparse.Namespace) -> int:
+    from meteorfast.data import resolve_model
     from meteorfast.quantize import quantize_onnx
 
-    report = quantize_onnx(args.model, args.out, calib=args.calib, method=args.method)
+    report = quantize_onnx(resolve_model(args.model), args.out, calib=args.calib, method=args.method)
     sources = ", ".join(f"{n} {k}" for k, n in report.calibration.items())
     print(f"wrote {report.path}: INT8 QDQ, per-channel; calibrated on {sources}; {report.float_nodes} nodes kept float")
     return 0
@@ -354,10 +355,11 @@ def _cmd_quantize(args: argparse.Namespace) -> int:
 
 def _cmd_build_engine(args: argparse.Namespace) -> int:
     from meteorfast.backends.tensorrt import build_engine
+    from meteorfast.data import resolve_model
 
     path = build_engine(
-        args.model, precision=args.precision, batch=args.batch, out_dir=args.out, workspace_mb=args.workspace,
-        timing_cache=args.timing_cache, calib=args.calib, force=args.force,
+        resolve_model(args.model), precision=args.precision, batch=args.batch, out_dir=args.out,
+        workspace_mb=args.workspace, timing_cache=args.timing_cache, calib=args.calib, force=args.force,
     )  # fmt: skip
     print(f"engine: {path}\nmanifest: {path.with_suffix('.json')}")
     return 0
@@ -391,9 +393,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     from meteorfast import evaluate
-    from meteorfast.data import default_model
+    from meteorfast.data import resolve_model
 
-    model = args.model or default_model()
+    model = resolve_model(args.model)
     if args.synthetic is not None:
         items = evaluate.synthetic_items(
             args.synthetic,
@@ -449,6 +451,9 @@ def _tile(text: str) -> tuple[int, int]:
     return (size, int(parts[1]) if len(parts) == 2 else size // 8)
 
 
+MODEL_HELP = "an .onnx or .engine, or a shipped model: default (224x384) or fast (224x224; default: default)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="meteorfast", description="Meteor detection with in-engine Grad-CAM.")
     parser.add_argument("--version", action="version", version=f"meteorfast {__version__}")
@@ -461,12 +466,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="detect the meteor in the bundled real GMN clip with the shipped model")
     p.add_argument("--out", default="meteorfast-demo", help="directory for events.jsonl and the overlay PNG")
-    p.add_argument("--model", default=None, help="an .onnx or .engine (default: the shipped model)")
+    p.add_argument("--model", default=None, help=MODEL_HELP)
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("detect", help="detect meteors in videos, cameras, streams, images or folders")
     p.add_argument("sources", nargs="+", metavar="SOURCE", help="video file, camera index, URL, image, folder or glob")
-    p.add_argument("--model", default=None, help="an .onnx or .engine (default: the shipped model)")
+    p.add_argument("--model", default=None, help=MODEL_HELP)
     p.add_argument("--backend", default="auto", choices=["auto", "onnxruntime", "tensorrt"])
     p.add_argument("--batch", type=int, default=32, help="model inputs per inference call (default 32)")
     p.add_argument("--mode", default="frame", choices=["frame", "stack"], help="single frames or max-mean windows")
@@ -498,7 +503,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_detect)
 
     p = sub.add_parser("bench", help="throughput per station hardware (and against PyTorch + pytorch-grad-cam)")
-    p.add_argument("--model", default=None, help="an .onnx or .engine (default: the shipped model)")
+    p.add_argument("--model", default=None, help=MODEL_HELP)
     p.add_argument("--backend", default="auto", choices=["auto", "onnxruntime", "tensorrt"])
     p.add_argument("--precision", default="fp32", choices=["fp32", "int8", "fp16"])
     p.add_argument("--batch", type=_batches, default=(1, 8, 32, 64), help="batch sizes (default 1,8,32,64)")
@@ -518,7 +523,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_bench)
 
     p = sub.add_parser("soak", help="live synthetic cameras for a while; memory must stay flat, drops are counted")
-    p.add_argument("--model", default=None, help="an .onnx or .engine (default: the shipped model)")
+    p.add_argument("--model", default=None, help=MODEL_HELP)
     p.add_argument("--sources", type=int, default=4, help="simulated 720p cameras (default 4)")
     p.add_argument("--seconds", type=float, default=600.0, help="length of the run (default 600)")
     p.add_argument("--fps", type=float, default=25.0, help="camera frame rate (default 25)")
@@ -541,14 +546,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "quantize", help="static INT8 (QDQ, per-channel) copy of an exported graph, CAM outputs in float"
     )
-    p.add_argument("model", help="an .onnx written by `meteorfast export`")
+    p.add_argument("model", help="an .onnx written by `meteorfast export`, or a shipped model: default or fast")
     p.add_argument("--calib", type=int, default=64, help="calibration frames (default 64)")
     p.add_argument("--method", default="minmax", choices=["minmax", "entropy", "percentile"])
     p.add_argument("--out", required=True, help="the INT8 .onnx to write")
     p.set_defaults(func=_cmd_quantize)
 
     p = sub.add_parser("build-engine", help="build a TensorRT engine (and its manifest) from an exported graph")
-    p.add_argument("model", help="an .onnx written by `meteorfast export` (or `quantize`, for INT8 from Q/DQ)")
+    p.add_argument(
+        "model", help="an .onnx from `meteorfast export` (or `quantize`, for INT8 from Q/DQ), or default / fast"
+    )
     p.add_argument("--precision", default="fp16", choices=["fp32", "fp16", "int8"])
     p.add_argument("--batch", type=_batch, default=(1, 8, 32), help="MIN,OPT,MAX batch of the profile (default 1,8,32)")
     p.add_argument("--workspace", type=int, default=2048, help="builder workspace in MiB (default 2048)")
@@ -583,7 +590,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("eval", help="precision, recall, ROC AUC and localisation error on labelled frames")
-    p.add_argument("--model", default=None, help="an exported .onnx (default: the shipped model)")
+    p.add_argument("--model", default=None, help=MODEL_HELP)
     p.add_argument("--synthetic", type=int, default=None, metavar="N", help="evaluate on N simulated frames")
     p.add_argument("--seed", type=int, default=12345, help="simulator seed (use one never trained on)")
     p.add_argument("--data", default=None, help="a folder with meteor/, non_meteor/ and optional labels.json")
