@@ -61,6 +61,24 @@ def test_the_model_is_shipped_with_its_card() -> None:
     assert "Peña-Asensio" in card  # the comparison with the paper
 
 
+def test_both_shipped_models_open_by_name() -> None:
+    """``default`` keeps a 16:9 frame's shape at 224x384; ``fast`` is the 224x224 model, for CPUs running many
+    cameras frame by frame. Each finds the meteor in the clip's stacks."""
+    from meteorfast.data import SHIPPED_MODELS, resolve_model
+
+    assert resolve_model(None) == resolve_model("default") == DEFAULT_MODEL
+    assert resolve_model("fast") == SHIPPED_MODELS["fast"] != DEFAULT_MODEL
+    assert resolve_model("some/model.onnx") == Path("some/model.onnx")
+    assert SHIPPED_MODELS["fast"].stat().st_size <= 20 * 2**20
+    stack = mc.stack(np.stack(sample_clip_frames()[50:75])).candidate
+    for name, size in [("default", (224, 384)), ("fast", (224, 224))]:
+        det = Detector(name, mode="frame")
+        assert det.input_size == size
+        res = det.classify(stack[None])
+        assert res.is_meteor[0], (name, res.prob)
+        assert point_to_segment(float(res.x[0]), float(res.y[0]), SAMPLE_STREAK) <= 8, name
+
+
 def test_stack_mode_finds_exactly_one_event_along_the_streak() -> None:
     events = Detector(mode="stack", window=25).detect(str(SAMPLE_VIDEO))
     assert len(events) == 1, [(e.start_frame, e.end_frame, e.peak_prob) for e in events]
@@ -128,8 +146,10 @@ def test_the_checkpoint_in_the_checkout_is_the_shipped_model() -> None:
     ckpt = Path(__file__).resolve().parents[1] / "benchmarks" / "models" / "meteorfast-lite0.pt"
     model = create("efficientnet_lite0", pretrained=False, in_chans=1, head="gap")
     load_weights(model, str(ckpt))
-    x, _ = Preprocessor((224, 224)).batch(sample_clip_frames(step=50))
+    session = ort.InferenceSession(str(DEFAULT_MODEL), providers=["CPUExecutionProvider"])
+    height, width = session.get_inputs()[0].shape[2:]
+    x, _ = Preprocessor((int(height), int(width))).batch(sample_clip_frames(step=50))
     with torch.no_grad():
         want = torch.softmax(model.eval()(torch.from_numpy(x)), 1)[:, 1].numpy()
-    got = ort.InferenceSession(str(DEFAULT_MODEL), providers=["CPUExecutionProvider"]).run(["prob"], {"frames": x})[0]
+    got = session.run(["prob"], {"frames": x})[0]
     np.testing.assert_allclose(got, want, atol=1e-4)
