@@ -451,7 +451,7 @@ def _tile(text: str) -> tuple[int, int]:
     return (size, int(parts[1]) if len(parts) == 2 else size // 8)
 
 
-MODEL_HELP = "an .onnx or .engine, or a shipped model: default (224x384) or fast (224x224; default: default)"
+MODEL_HELP = "an .onnx or .engine, or a shipped model's name: default (224x384, when omitted) or fast (224x224)"
 
 
 def build_parser() -> argparse.ArgumentParser:
