@@ -332,7 +332,13 @@ class Detector:
         """``(height, width)`` of a tile: ``tile[0]`` high, with the model input's aspect; (0, 0) without tiles."""
         if self.tile is None:
             return 0, 0
-        return self.tile[0], max(1, round(self.tile[0] * input_size[1] / input_size[0]))
+        width = max(1, round(self.tile[0] * input_size[1] / input_size[0]))
+        if width <= self.tile[1]:
+            raise InputError(
+                f"Detector: expected a tile overlap under the tile's width ({width} px, from height {self.tile[0]} and "
+                f"the model input {input_size[0]}x{input_size[1]}), got {self.tile[1]}; use a smaller overlap"
+            )
+        return self.tile[0], width
 
     def _masked(self, image: npt.NDArray[Any]) -> npt.NDArray[Any]:
         """``image`` with the mask's ignored pixels set to the mean of the searched ones (a copy; as is without a

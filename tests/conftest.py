@@ -89,3 +89,9 @@ def spot_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def wide_spot_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The spot model with a 224x384 (height x width) input, as a 16:9-minded model has."""
     return build_spot_model(tmp_path_factory.mktemp("models") / "wide_spot.onnx", (224, 384))
+
+
+@pytest.fixture(scope="session")
+def tall_spot_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The spot model with a 384x224 (height x width) input: tiles 224 px high are 131 px wide."""
+    return build_spot_model(tmp_path_factory.mktemp("models") / "tall_spot.onnx", (384, 224))

@@ -142,6 +142,14 @@ def test_tile_origins_cover_the_frame(size: int | tuple[int, int]) -> None:
         assert all(b - a <= tw - 32 for a, b in itertools.pairwise(xs))
 
 
+def test_a_tall_models_tiles_refuse_an_overlap_wider_than_they_are(tall_spot_model: Path) -> None:
+    """On a 384x224 model a 224 px high tile is 131 px wide: an overlap of 200 px would step 1 px at a time."""
+    tall = tall_spot_model
+    with pytest.raises(InputError, match="overlap under the tile's width"):
+        Detector(tall, tile=(224, 200)).classify(sky((720, 1280))[None])
+    assert len(Detector(tall, tile=(224, 32), threshold=0.3).classify(sky((720, 1280))[None])) == 1
+
+
 def test_tiles_take_a_wide_models_aspect_and_stay_native(wide_spot_model: Path) -> None:
     """A 224x384 model gets 224x384 px tiles, not 224 px squares stretched 1.7 times across; a streak in the frame
     still comes back to its pixel."""
