@@ -234,6 +234,7 @@ class Detector:
         self._backend: Any = None
         self._prep: Preprocessor | None = None
         self._fine: tuple[int, int] = (0, 0)
+        self._tile_hw: tuple[int, int] = (0, 0)  # a tile's (height, width), set when the model opens
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------ lifecycle
@@ -273,10 +274,17 @@ class Detector:
             raise EngineMismatchError(
                 f"model {str(self.model)!r}: expected fixed input and map sizes, got frames {shape}, conv1_map {fine}"
             )
+        size = (int(shape[2]), int(shape[3]))
+        try:
+            tile_hw = self._tile_shape(size)
+        except InputError:
+            backend.close()
+            raise
         if self._threshold_arg is None and "meteorfast.threshold" in backend.metadata:
             self.threshold = float(json.loads(backend.metadata["meteorfast.threshold"]))
-        self._prep = Preprocessor((int(shape[2]), int(shape[3])), int(shape[1]), self.resize)
+        self._prep = Preprocessor(size, int(shape[1]), self.resize)
         self._fine = (int(fine[2]), int(fine[3]))
+        self._tile_hw = tile_hw
         self._backend = backend
         return self
 
@@ -317,7 +325,7 @@ class Detector:
             raise InputError(f"frames: expected a non-empty image [H,W] or [H,W,3], got shape {image.shape}")
         began = time.perf_counter()
         h, w = image.shape[:2]
-        th, tw = self._tile_shape(prep.size)
+        th, tw = self._tile_hw
         if self.tile is not None and h > th and w > tw:
             origins = tile_origins((h, w), (th, tw), self.tile[1])
             inputs, geo = prep.batch([image[y : y + th, x : x + tw] for y, x in origins])
@@ -535,7 +543,7 @@ class Detector:
             raise InputError("Detector: stitching needs tile=(size, overlap)")
         h, w = item.image.shape[:2]
         ch, cw = cams.shape[1:]
-        th, tw = self._tile_shape(self.input_size)
+        th, tw = self._tile_hw
         cell_y, cell_x = th / ch, tw / cw
         out = np.zeros((int(np.ceil(h / cell_y)), int(np.ceil(w / cell_x))), np.float32)
         for (y, x), p, cam in zip(tile_origins((h, w), (th, tw), tile[1]), prob, cams, strict=True):
