@@ -207,9 +207,6 @@ class _Scene:
         self.lit: tuple[npt.NDArray[np.bool_], F32] | None = None
         if rng.random() < 0.25:
             self.lit = self._lit_structures(rng)
-        # Where nothing in the sky shows: a meteor behind these is not seen, so its truth must not claim it.
-        hidden = [m for m in (self.silhouette, self.lit[0] if self.lit else None) if m is not None]
-        self.hidden: npt.NDArray[np.bool_] | None = functools.reduce(np.logical_or, hidden) if hidden else None
         n_hot = 40 + int(rng.integers(0, 80))
         self.hot = (rng.integers(0, h, n_hot), rng.integers(0, w, n_hot))
         self.hot_value = rng.uniform(60, 255, n_hot).astype(np.float32)
@@ -227,11 +224,14 @@ class _Scene:
                                                  self.stamp_thickness)  # fmt: skip
         self.stamp_y = text_h + 6 if top else h - 6
         self.stamp_box: tuple[int, int, int, int] | None = None  # (x0, y0, x1, y1) of the black strip
+        strip = None
         if self.overlay and boxed and cfg.bits == 8:
             self.stamp_box = (0, max(self.stamp_y - text_h - 4, 0), min(text_w + 8, w), min(self.stamp_y + base + 2, h))
             strip = np.zeros((h, w), np.bool_)
             strip[self.stamp_box[1] : self.stamp_box[3], : self.stamp_box[2]] = True
-            self.hidden = strip if self.hidden is None else self.hidden | strip
+        # Where nothing in the sky shows: a meteor behind these is not seen, so its truth must not claim it.
+        hidden = [m for m in (self.silhouette, self.lit[0] if self.lit else None, strip) if m is not None]
+        self.hidden: npt.NDArray[np.bool_] | None = functools.reduce(np.logical_or, hidden) if hidden else None
         self.gain = float(rng.uniform(0.5, 4.0))
         self.read = float(rng.uniform(1.0, 4.0))
         self.quality = int(rng.integers(55, 95))
