@@ -85,9 +85,9 @@ def test_stack_mode_finds_exactly_one_event_along_the_streak() -> None:
     (ev,) = events
     first, last = SAMPLE_EVENT_FRAMES
     # It starts with the window that holds the meteor's first frame, or the next (that window holds only the
-    # meteor's faint first frames, 39-49), and ends with the window that holds its last frame, or the one before.
+    # meteor's faint first frames, 39-49), and ends with the window that holds its last frame.
     assert first // 25 * 25 <= ev.start_frame <= first // 25 * 25 + 25
-    assert last // 25 * 25 - 1 <= ev.end_frame <= last // 25 * 25 + 24
+    assert ev.end_frame == last // 25 * 25 + 24
     for p in ev.track:
         assert point_to_segment(p.x, p.y, SAMPLE_STREAK) <= 8, p
     assert ev.line is not None
