@@ -369,10 +369,16 @@ def train_config(args: argparse.Namespace) -> Any:
     """The :class:`~meteorfast.train.TrainConfig` a ``meteorfast train`` command line means."""
     from meteorfast.train import TrainConfig
 
+    input_size = args.input_size
+    if input_size is None and args.init:
+        # Fine-tuning continues at the checkpoint's input size; a plain state dict records none.
+        from meteorfast.models import checkpoint_input_size
+
+        input_size = checkpoint_input_size(args.init)
     return TrainConfig(
         arch=args.arch, head=args.head, pretrained=not args.no_pretrained, epochs=args.epochs,
         steps_per_epoch=args.steps, batch_size=args.batch_size, lr=args.lr, representation=args.representation,
-        seed=args.seed, init=args.init, data_dir=args.data, input_size=args.input_size or (224, 224),
+        seed=args.seed, init=args.init, data_dir=args.data, input_size=input_size or (224, 224),
         synth_size=args.synth_size, val_size=args.val_size, crop_fraction=args.crop_fraction,
         video_fraction=args.video_fraction, stack_fraction=args.stack_fraction, stack_size=args.stack_size,
         kind_weights=tuple(args.kind_weight or ()),
@@ -382,9 +388,11 @@ def train_config(args: argparse.Namespace) -> Any:
 def _cmd_train(args: argparse.Namespace) -> int:
     try:
         from meteorfast.train import train
+
+        cfg = train_config(args)  # reads an --init checkpoint with torch
     except ImportError as err:
         raise BackendUnavailableError(f'train needs torch ({err}); pip install "meteorfast[train]"') from err
-    report = train(train_config(args), args.out)
+    report = train(cfg, args.out)
     print(
         f"checkpoint {report.checkpoint}\nonnx {report.onnx}\nmodel card {report.card}\ncpu {report.cpu_seconds:.0f} s"
     )
@@ -575,7 +583,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--representation", default="frame", choices=["frame", "stack"])
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--input-size", type=_size, default=None, help="SIZE or H,W (default 224)")
+    p.add_argument("--input-size", type=_size, default=None,
+                   help="SIZE or H,W (default: --init's checkpoint's, else 224)")  # fmt: skip
     p.add_argument("--synth-size", type=_size, default=(720, 1280), help="simulated frame size H,W (default 720,1280)")
     p.add_argument("--crop-fraction", type=float, default=0.3, help="share of native-resolution crops (as tiles see)")
     p.add_argument("--video-fraction", type=float, default=0.0, help="share of single video frames among the stills")

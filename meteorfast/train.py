@@ -253,7 +253,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, log: Any = print) -> TrainRe
     import torch
 
     from meteorfast.export import export_onnx
-    from meteorfast.models import create, load_weights
+    from meteorfast.models import checkpoint_bytes, create, load_weights
     from meteorfast.stream import prefetch
 
     out = Path(out_dir)
@@ -299,21 +299,10 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, log: Any = print) -> TrainRe
     cpu = time.process_time() - start_cpu
     model = model.to(memory_format=torch.contiguous_format).eval()
     ckpt = out / "model.pt"
-    buf = _state_bytes(model)
-    atomic_write_bytes(ckpt, buf)
+    atomic_write_bytes(ckpt, checkpoint_bytes(model, cfg.input_size))
     onnx_path = export_onnx(model, out / "model.onnx", cfg.input_size)
     card = write_card(out / "MODEL_CARD.md", cfg, history, cpu)
     return TrainReport(ckpt, onnx_path, card, cpu, history)
-
-
-def _state_bytes(model: Any) -> bytes:
-    import io
-
-    import torch
-
-    buf = io.BytesIO()
-    torch.save(model.state_dict(), buf)
-    return buf.getvalue()
 
 
 def write_card(path: Path, cfg: TrainConfig, history: list[dict[str, float]], cpu_seconds: float) -> Path:

@@ -49,6 +49,32 @@ def test_training_writes_checkpoint_onnx_and_card(trained: Path) -> None:
     load_weights(model, trained / "model.pt")  # the checkpoint loads back, e.g. for --init
 
 
+def test_fine_tuning_continues_at_the_checkpoints_input_size(trained: Path, tmp_path: Path) -> None:
+    import torch
+
+    from meteorfast.cli import build_parser, train_config
+    from meteorfast.models import checkpoint_input_size, create, load_weights
+
+    ckpt = str(trained / "model.pt")
+    assert checkpoint_input_size(ckpt) == (64, 64)
+    parse = build_parser().parse_args
+    assert train_config(parse(["train", "--arch", "tiny", "--init", ckpt, "--out", "o"])).input_size == (64, 64)
+    # An explicit size still wins: that is how a model moves to a new input (run 12 went from 224x224 to 224x384).
+    assert train_config(parse(["train", "--init", ckpt, "--input-size", "224,384", "--out", "o"])).input_size == (
+        224, 384)  # fmt: skip
+    # A plain state dict (a checkpoint from before the metadata, or torch.save(model.state_dict())) records no size.
+    plain = tmp_path / "plain.pt"
+    model = create("tiny")
+    load_weights(model, ckpt)
+    torch.save(model.state_dict(), plain)
+    assert checkpoint_input_size(plain) is None
+    assert train_config(parse(["train", "--arch", "tiny", "--init", str(plain), "--out", "o"])).input_size == (224, 224)
+    again = create("tiny")
+    load_weights(again, plain)
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(again.state_dict()[key], value, rtol=0, atol=0)
+
+
 def test_training_batches_are_deterministic_and_balanced() -> None:
     from meteorfast.train import TrainConfig, batches
 

@@ -175,6 +175,43 @@ def _resnet_keys(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
+def _read(p: Path) -> object:
+    if not p.is_file():
+        raise InputError(f"weights: expected a state dict file, got {str(p)!r}, which does not exist")
+    try:
+        return torch.load(p, map_location="cpu", weights_only=True)
+    except (RuntimeError, OSError, EOFError, ValueError) as err:
+        raise InputError(f"weights: expected a torch state dict, could not read {str(p)!r}: {err}") from err
+
+
+def checkpoint_bytes(model: MeteorNet, input_size: tuple[int, int]) -> bytes:
+    """A ``model.pt`` as ``meteorfast train`` writes it: ``{"model": state dict, "meteorfast": {...}}``.
+
+    The ``meteorfast`` entry records what the tensors cannot: ``format`` (1), ``arch``, ``head``, ``in_chans`` and
+    ``input_size`` ``[H, W]``, so that ``train --init`` continues at the checkpoint's input size. The wrapper is
+    fastai's (``learn.save``), so any loader that unwraps ``"model"`` reads the weights.
+    """
+    import io
+
+    buf = io.BytesIO()
+    meta = {"format": 1, "arch": model.arch, "head": model.head_name, "in_chans": model.in_chans,
+            "input_size": [int(input_size[0]), int(input_size[1])]}  # fmt: skip
+    torch.save({"model": model.state_dict(), "meteorfast": meta}, buf)
+    return buf.getvalue()
+
+
+def checkpoint_input_size(path: str | Path) -> tuple[int, int] | None:
+    """The input size ``(H, W)`` a checkpoint was trained at, or None for a plain state dict, which records none."""
+    state = _read(Path(path))
+    meta = state.get("meteorfast") if isinstance(state, Mapping) else None
+    size = meta.get("input_size") if isinstance(meta, Mapping) else None
+    if size is None:
+        return None
+    if not (isinstance(size, list | tuple) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)):
+        raise InputError(f"weights: expected the input size [H, W] in {str(path)!r}'s metadata, got {size!r}")
+    return int(size[0]), int(size[1])
+
+
 def load_weights(model: MeteorNet, path: str | Path) -> None:
     """Load a state dict file into ``model``: meteorfast's own keys, or for ResNets torchvision/fastai keys.
 
@@ -182,14 +219,9 @@ def load_weights(model: MeteorNet, path: str | Path) -> None:
     not, and the new head keeps its initialisation).
     """
     p = Path(path)
-    if not p.is_file():
-        raise InputError(f"weights: expected a state dict file, got {str(p)!r}, which does not exist")
-    try:
-        state = torch.load(p, map_location="cpu", weights_only=True)
-    except (RuntimeError, OSError, EOFError, ValueError) as err:
-        raise InputError(f"weights: expected a torch state dict, could not read {str(p)!r}: {err}") from err
+    state = _read(p)
     if isinstance(state, Mapping) and "model" in state and isinstance(state["model"], Mapping):
-        state = state["model"]  # fastai's learn.save() wraps the state dict
+        state = state["model"]  # meteorfast's checkpoints and fastai's learn.save() wrap the state dict
     if not isinstance(state, Mapping):
         raise InputError(f"weights: expected a state dict (a mapping of tensors), got {type(state).__name__}")
     own = set(model.state_dict())
@@ -248,4 +280,7 @@ def create(
     return model.eval()
 
 
-__all__ = ["ARCHS", "CLASS_NAMES", "METEOR", "MeteorNet", "create", "load_weights"]
+__all__ = [
+    "ARCHS", "CLASS_NAMES", "METEOR", "MeteorNet", "checkpoint_bytes", "checkpoint_input_size", "create",
+    "load_weights",
+]  # fmt: skip
