@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import os
+import shlex
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -221,7 +222,7 @@ def _cmd_soak(args: argparse.Namespace) -> int:
         args.model or "default", sources=args.sources, seconds=args.seconds, fps=args.fps, mode=args.mode,
         batch=args.batch, warmup_s=args.warmup, progress=progress,
     )  # fmt: skip
-    report["command"] = "meteorfast " + " ".join(sys.argv[1:])
+    report["command"] = _command(args)
     if args.json:
         atomic_write_bytes(args.json, (json.dumps(report, indent=2) + "\n").encode())
     summary = {k: v for k, v in report.items() if k not in ("rss_samples", "machine")}
@@ -274,7 +275,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         repeats=args.repeats, pairs=args.pairs, stream_seconds=args.seconds, frames=args.frames, weights=args.weights,
     )  # fmt: skip
     res = run(cfg, progress=(lambda _: None) if args.json else (lambda m: print(m, file=sys.stderr)))
-    res["command"] = "meteorfast " + " ".join(sys.argv[1:])
+    res["command"] = _command(args)
     if args.plot:
         plot([res], args.plot)
     if args.json:
@@ -647,9 +648,16 @@ def _few_malloc_arenas() -> None:
         return
 
 
+def _command(args: argparse.Namespace) -> str:
+    """The command line that made a report, as a shell would take it back."""
+    return shlex.join(["meteorfast", *args.argv])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # Reports record the arguments main() was given, which are sys.argv's only when run as the console script.
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     _few_malloc_arenas()
     logger = logging.getLogger("meteorfast")
     if not logger.handlers:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -70,6 +71,15 @@ def test_bench_json_has_every_key_with_sane_values(tiny: Path, tmp_path: Path) -
         assert src["decode_ms"] > 0
     assert set(res["machine"]) >= {"cpu", "cpus_usable", "gpu", "versions"}
     assert plot.stat().st_size > 1000
+
+
+def test_bench_records_the_command_main_was_given(tiny: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from meteorfast.cli import main
+
+    # In-process, sys.argv is pytest's: the report must name the arguments passed to main() instead.
+    argv = ["bench", "--model", str(tiny), "--batch", "2", "--repeats", "1", "--pairs", "1", "--frames", "4", "--json"]
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["command"] == shlex.join(["meteorfast", *argv])
 
 
 def test_bench_stack_streams_report_the_held_first_window_apart(tiny: Path) -> None:
