@@ -140,7 +140,7 @@ def test_the_checkpoint_in_the_checkout_is_the_shipped_model() -> None:
     torch = pytest.importorskip("torch", reason="loading the checkpoint needs torch (the [train] extra)")
     import onnxruntime as ort
 
-    from meteorfast.models import create, load_weights
+    from meteorfast.models import checkpoint_input_size, create, load_weights
     from meteorfast.preprocess import Preprocessor
 
     ckpt = Path(__file__).resolve().parents[1] / "benchmarks" / "models" / "meteorfast-lite0.pt"
@@ -148,6 +148,7 @@ def test_the_checkpoint_in_the_checkout_is_the_shipped_model() -> None:
     load_weights(model, str(ckpt))
     session = ort.InferenceSession(str(DEFAULT_MODEL), providers=["CPUExecutionProvider"])
     height, width = session.get_inputs()[0].shape[2:]
+    assert checkpoint_input_size(ckpt) == (height, width)  # so `train --init` continues at the graph's input size
     x, _ = Preprocessor((int(height), int(width))).batch(sample_clip_frames(step=50))
     with torch.no_grad():
         want = torch.softmax(model.eval()(torch.from_numpy(x)), 1)[:, 1].numpy()
