@@ -405,23 +405,39 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from meteorfast.data import resolve_model
 
     model = resolve_model(args.model)
-    if args.synthetic is not None:
-        items = evaluate.synthetic_items(
-            args.synthetic,
-            args.seed,
-            representation=args.representation,
-            video_fraction=args.video_fraction,
-            flicker=args.flicker,
+    if args.calibrate_seed is not None and (args.synthetic is None or args.target_fpr is None):
+        raise InputError(
+            "eval: --calibrate-seed sets the --target-fpr threshold on other --synthetic items; expected both "
+            "--synthetic N and --target-fpr F with it"
         )
+    if args.calibrate_seed is not None and args.calibrate_seed == args.seed:
+        raise InputError(f"eval: expected a --calibrate-seed other than --seed {args.seed}, got the same seed")
+
+    def synthetic(seed: int) -> list[evaluate.EvalItem]:
+        return evaluate.synthetic_items(args.synthetic, seed, representation=args.representation,
+                                        video_fraction=args.video_fraction, flicker=args.flicker)  # fmt: skip
+
+    def run(items: list[evaluate.EvalItem]) -> evaluate.Predictions:
+        return evaluate.predict(model, items, tile=args.tile, mode=args.localize, refine=not args.no_refine)
+
+    if args.synthetic is not None:
+        items = synthetic(args.seed)
     elif args.data is not None:
         items = evaluate.folder_items(args.data)
     else:
         raise InputError("eval: expected --synthetic N (with --seed) or --data DIR, got neither")
-    pred = evaluate.predict(model, items, tile=args.tile, mode=args.localize, refine=not args.no_refine)
-    labels = np.array([it.label for it in items])
-    threshold = evaluate.threshold_for_fpr(pred.prob, labels, args.target_fpr) if args.target_fpr is not None else 0.5
+    pred = run(items)
+    threshold = 0.5
+    if args.target_fpr is not None:
+        # Calibrating on the items that are then scored flatters the result; another seed's items do not.
+        calib = synthetic(args.calibrate_seed) if args.calibrate_seed is not None else items
+        calib_pred = run(calib) if args.calibrate_seed is not None else pred
+        labels = np.array([it.label for it in calib])
+        threshold = evaluate.threshold_for_fpr(calib_pred.prob, labels, args.target_fpr)
     result = evaluate.metrics(items, pred, threshold)
     result["model"] = str(model)
+    if args.calibrate_seed is not None:
+        result["calibration"] = {"seed": args.calibrate_seed, "n": args.synthetic, "target_fpr": args.target_fpr}
     if args.plot:
         evaluate.pr_plot(items, pred, args.plot)
     if args.json:
@@ -611,6 +627,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="SIZE[,OVERLAP]: run native-resolution tiles, SIZE px high, with the model input's aspect",
     )
     p.add_argument("--target-fpr", type=float, default=None, help="set the threshold for this false-positive rate")
+    p.add_argument("--calibrate-seed", type=int, default=None, metavar="SEED",
+                   help="--synthetic: set the --target-fpr threshold on N items of this seed")  # fmt: skip
     p.add_argument("--localize", default="fused", choices=["fused", "paper"], help="CAM x first-layer map mode")
     p.add_argument("--representation", default="frame", choices=["frame", "stack"],
                    help="--synthetic items: single frames, or max-mean stacks of 25-frame clips")  # fmt: skip

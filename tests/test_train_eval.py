@@ -165,6 +165,34 @@ def test_cli_eval_json(trained: Path) -> None:
     assert result["model"].endswith("model.onnx")
 
 
+def test_cli_eval_calibrates_the_threshold_on_another_seed(trained: Path) -> None:
+    model = trained / "model.onnx"
+
+    def cli(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "meteorfast.cli", "eval", "--model", str(model), "--synthetic", "8", "--seed", "4",
+             "--json", *extra],
+            capture_output=True, text=True, timeout=300, cwd=tempfile.gettempdir(),
+        )  # fmt: skip
+
+    out = cli("--target-fpr", "0.25", "--calibrate-seed", "5")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    calib = evaluate.synthetic_items(8, seed=5)
+    want = evaluate.threshold_for_fpr(evaluate.predict(model, calib).prob, np.array([it.label for it in calib]), 0.25)
+    assert result["threshold"] == pytest.approx(want, rel=0, abs=1e-7)
+    assert result["calibration"] == {"seed": 5, "n": 8, "target_fpr": 0.25}
+    scored = evaluate.synthetic_items(8, seed=4)
+    own = evaluate.threshold_for_fpr(evaluate.predict(model, scored).prob, np.array([it.label for it in scored]), 0.25)
+    assert own != pytest.approx(want, rel=0, abs=1e-7)  # the scored items' own threshold would differ
+    assert result["confusion"] == evaluate.metrics(scored, evaluate.predict(model, scored), want)["confusion"]
+    for bad in (["--calibrate-seed", "5"], ["--target-fpr", "0.25", "--calibrate-seed", "4"]):
+        out = cli(*bad)
+        assert out.returncode == 2
+        assert "--calibrate-seed" in out.stderr
+        assert "Traceback" not in out.stderr
+
+
 def test_metrics_by_hand() -> None:
     """Known answers: two meteors, two negatives; one miss, one false alarm from a satellite."""
     items = [
