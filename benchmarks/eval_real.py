@@ -4,9 +4,9 @@
 
 * MeteorFinder: 22 DSLR frames (2880x1920), boxes inpainted first, run as native-resolution tiles 224 px high
   (overlap 32). Reports how many meteors are detected, and how many located points fall inside their box (8 px
-  margin). For each detected point outside its box it reports how far it is from the box, and from the line of the
-  meteor inside the box (fitted through the box's pixels 6 noise sigmas above its median): a burned-in box need
-  not enclose the whole streak.
+  margin). For each detected point outside its boxes it reports how far it is from the nearest box, and from the
+  nearest line of a meteor inside a box (fitted through the box's pixels 6 noise sigmas above its median): a
+  burned-in box need not enclose the whole streak.
 * GMN clip CZ0003 (201 frames; the meteor is visible in frames 39-148, see meteorfast.datasets.SAMPLE_STREAK):
   - frame mode: event frames detected and located on the streak (within 8 px), false positives among the quiet
     frames (before 35 and after 152; the fuzzy edges are left out);
@@ -40,6 +40,18 @@ def box_streak_line(
     pts = np.stack([xs + x0 + 3, ys + y0 + 3], 1).astype(np.float32)
     vx, vy, cx, cy = (float(v) for v in cv2.fitLine(pts, cv2.DIST_HUBER, 0, 0.01, 0.01).ravel())
     return vx, vy, cx, cy
+
+
+def distance_to_line(line: tuple[float, float, float, float], x: float, y: float) -> float:
+    """The distance of ``(x, y)`` from ``line`` ``(vx, vy, cx, cy)`` (a unit direction through a point)."""
+    vx, vy, cx, cy = line
+    return abs((x - cx) * vy - (y - cy) * vx)
+
+
+def distance_to_box(box: tuple[int, int, int, int], x: float, y: float) -> float:
+    """The distance of ``(x, y)`` from ``box`` ``(x0, y0, x1, y1)``; 0 inside it."""
+    x0, y0, x1, y1 = box
+    return float(np.hypot(max(x0 - x, 0, x - x1), max(y0 - y, 0, y - y1)))
 
 
 def main() -> int:
@@ -77,13 +89,12 @@ def main() -> int:
             if not res.is_meteor[i] or inside[i]:
                 continue
             px, py = float(res.x[i]), float(res.y[i])
-            x0, y0, x1, y1 = f.boxes[0]
-            line = box_streak_line(f.image, f.boxes[0])
+            box = min(f.boxes, key=lambda b: distance_to_box(b, px, py))
+            lines = [line for b in f.boxes if (line := box_streak_line(f.image, b)) is not None]
             outside.append({
-                "frame": f.path.name, "point": [round(px), round(py)], "box": list(f.boxes[0]),
-                "from_box_px": round(float(np.hypot(max(x0 - px, 0, px - x1), max(y0 - py, 0, py - y1))), 1),
-                "from_streak_line_px": None if line is None else round(
-                    abs((px - line[2]) * line[1] - (py - line[3]) * line[0]), 1),
+                "frame": f.path.name, "point": [round(px), round(py)], "box": list(box),
+                "from_box_px": round(distance_to_box(box, px, py), 1),
+                "from_streak_line_px": round(min(distance_to_line(ln, px, py) for ln in lines), 1) if lines else None,
             })  # fmt: skip
         result["threshold"] = tiled.threshold
         result["meteorfinder"] = {

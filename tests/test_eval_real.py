@@ -21,21 +21,19 @@ def _script() -> ModuleType:
     return module
 
 
-def _distance(line: tuple[float, float, float, float], x: float, y: float) -> float:
-    vx, vy, cx, cy = line
-    return abs((x - cx) * vy - (y - cy) * vx)
-
-
 def test_the_box_streak_line_runs_through_the_meteor_beyond_the_box() -> None:
     rng = np.random.default_rng(3)
     sky = np.clip(rng.normal(20, 2, (400, 600)), 0, 255).astype(np.uint8)
     cv2.line(sky, (40, 60), (560, 340), 90, 2)  # a meteor, slope 280/520
     box = (300, 180, 420, 280)  # encloses only its middle
-    line = _script().box_streak_line(sky, box)
+    script = _script()
+    line = script.box_streak_line(sky, box)
     assert line is not None
     on_meteor = (100.0, 60 + 60 * 280 / 520)  # 200 px beyond the box, on the streak
-    assert _distance(line, *on_meteor) < 1.5
+    assert script.distance_to_line(line, *on_meteor) < 1.5
+    assert script.distance_to_box(box, *on_meteor) == np.hypot(200, 180 - on_meteor[1])
+    assert script.distance_to_box(box, 350.0, 200.0) == 0  # inside
     # A star off the streak: 107.7 px below it, so 107.7 * cos(atan(280 / 520)) from its line.
-    assert abs(_distance(line, 100.0, 200.0) - (200 - on_meteor[1]) * 520 / np.hypot(520, 280)) < 1.5
+    assert abs(script.distance_to_line(line, 100.0, 200.0) - (200 - on_meteor[1]) * 520 / np.hypot(520, 280)) < 1.5
     empty = np.clip(rng.normal(20, 2, (400, 600)), 0, 255).astype(np.uint8)
-    assert _script().box_streak_line(empty, box) is None
+    assert script.box_streak_line(empty, box) is None
