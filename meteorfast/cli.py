@@ -429,9 +429,11 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     pred = run(items)
     threshold = 0.5
     if args.target_fpr is not None:
-        # Calibrating on the items that are then scored flatters the result; another seed's items do not.
-        calib = synthetic(args.calibrate_seed) if args.calibrate_seed is not None else items
-        calib_pred = run(calib) if args.calibrate_seed is not None else pred
+        calib, calib_pred = items, pred
+        if args.calibrate_seed is not None:
+            # Calibrating on the items that are then scored flatters the result; another seed's items do not.
+            calib = synthetic(args.calibrate_seed)
+            calib_pred = run(calib)
         labels = np.array([it.label for it in calib])
         threshold = evaluate.threshold_for_fpr(calib_pred.prob, labels, args.target_fpr)
     result = evaluate.metrics(items, pred, threshold)
