@@ -111,6 +111,8 @@ def test_bad_configs() -> None:
         SimConfig(bits=12)
     with pytest.raises(InputError, match="kind one of"):
         render_frame(0, "ufo", SMALL)
+    with pytest.raises(InputError, match=r"trailed_stars in \[0, 1\]"):
+        SimConfig(trailed_stars=1.5)
 
 
 def test_video_frames_catch_the_meteor_in_flight() -> None:
@@ -262,3 +264,45 @@ def test_sample_weights_scale_a_kinds_share_and_leave_unweighted_seeds_alone() -
         kind_shares(("clean",), {"clean": -1})
     with pytest.raises(InputError, match="leave none"):
         kind_shares(("clean", "fog"), {"clean": 0, "fog": 0})
+
+
+def test_a_trail_spreads_each_star_along_one_path_and_keeps_its_flux() -> None:
+    from meteorfast.synth.render import _star_path, _trail
+
+    for seed in range(6):
+        offsets, weights = _star_path(np.random.default_rng(seed), 1.0)
+        assert weights.sum() == pytest.approx(1.0)
+        steps = np.hypot(*np.diff(offsets, axis=0).T)
+        assert steps.max() <= 1.0  # points close enough for the PSF to join them into one trail
+        assert 2 <= steps.sum() <= 40
+        img = _trail(np.array([100.0, 20.0]), np.array([80.0, 30.0]), np.array([50.0, 7.0]), (offsets, weights),
+                     (160, 200))  # fmt: skip
+        assert img.sum() == pytest.approx(57.0, rel=1e-5)
+        ys, xs = np.nonzero(img)
+        pts = np.concatenate([offsets + np.array([100.0, 80.0]), offsets + np.array([20.0, 30.0])])
+        nearest = np.hypot(xs[:, None] - pts[None, :, 0], ys[:, None] - pts[None, :, 1]).min(axis=1)
+        assert nearest.max() < 1.5  # every lit pixel touches the path
+        ends = np.round(offsets[[0, -1]] + np.array([100.0, 80.0])).astype(int)
+        assert all(img[y - 1 : y + 2, x - 1 : x + 2].sum() > 0 for x, y in ends)  # and the path is lit end to end
+
+
+def test_long_exposures_trail_their_stars_and_scenes_without_trails_keep_their_pixels() -> None:
+    """A share of stills trail their stars; the others are pixel for pixel what they were with no trails at all, and
+    the truth never changes. Video frames never trail."""
+    import dataclasses
+
+    from meteorfast.synth.render import _Scene, _stable_rng
+
+    none, every = dataclasses.replace(SMALL, trailed_stars=0.0), dataclasses.replace(SMALL, trailed_stars=1.0)
+    still = dataclasses.replace(SMALL, fps=1 / SMALL.still_exposure, exposure=SMALL.still_exposure)
+    trailed = 0
+    for seed in range(40):
+        kind = ("meteor", "clean", "satellite")[seed % 3]
+        has_trail = _Scene(_stable_rng(seed, 0), still, kind).star_path is not None
+        trailed += has_trail
+        default, plain, all_trailed = (render_frame(seed, kind, c) for c in (SMALL, none, every))
+        assert default.truth == plain.truth == all_trailed.truth
+        assert np.array_equal(default.image, plain.image) != has_trail, seed
+        assert not np.array_equal(all_trailed.image, plain.image), seed
+    assert 3 <= trailed <= 16  # 20 % of 40
+    np.testing.assert_array_equal(render_clip(5, 3, "clean", every).frames, render_clip(5, 3, "clean", none).frames)

@@ -6,7 +6,10 @@ for meteors the streak's segment in each frame, in frame coordinates (pixel ``(r
 its centre is ``(c + 0.5, r + 0.5)``, as for every point meteorfast locates).
 
 * Sky: background, gradient, light-pollution glow, twilight, vignetting. Stars: magnitude distribution, Gaussian
-  PSF, scintillation. Sensor: shot and read noise, hot pixels, H.264-like block artefacts (a JPEG round trip per
+  PSF, scintillation; in 20 % of scenes exposed for a second or more (``SimConfig.trailed_stars``) every star
+  trails along one path 2-40 px long, straight to hooked, as a DSLR's long exposure shows the sky's drift or a
+  camera moved by wind (video frames' stars stay points).
+  Sensor: shot and read noise, hot pixels, H.264-like block artefacts (a JPEG round trip per
   frame) and, in 75 % of 8-bit clips, video coding in time: I-frames every 10-50 frames with skip blocks between
   them, so static scenery freezes and then jumps, as in station cameras' streams.
 * Scenery: the Moon and its halo, horizon, buildings and trees as silhouettes, a station label and a timestamp.

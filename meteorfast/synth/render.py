@@ -27,7 +27,9 @@ F32 = npt.NDArray[np.float32]
 class SimConfig:
     """``size = (height, width)``; ``geometry``: ``wide`` or ``allsky`` (fisheye circle); ``bits``: 8 or 16;
     ``fps`` and the per-frame ``exposure`` (seconds) of clips; ``still_exposure``: the shutter time of single frames
-    (long enough by default to hold a whole meteor, as all-sky stills do); ``compress``: H.264-like artefacts."""
+    (long enough by default to hold a whole meteor, as all-sky stills do); ``compress``: H.264-like artefacts;
+    ``trailed_stars``: the share of scenes exposed for a second or more whose stars trail along one path, as a
+    long exposure's stars do when the sky drifts or the camera moves (video frames' stars never trail)."""
 
     size: tuple[int, int] = (720, 1280)
     geometry: str = "wide"
@@ -36,6 +38,7 @@ class SimConfig:
     exposure: float = 1 / 25
     still_exposure: float = 5.0
     compress: bool = True
+    trailed_stars: float = 0.2
 
     def __post_init__(self) -> None:
         if self.geometry not in ("wide", "allsky"):
@@ -49,6 +52,8 @@ class SimConfig:
                 f"synth: expected fps > 0, 0 < exposure <= 1/fps, still_exposure > 0; got fps={self.fps}, "
                 f"exposure={self.exposure}, still_exposure={self.still_exposure}"
             )
+        if not 0 <= self.trailed_stars <= 1:
+            raise InputError(f"synth: expected trailed_stars in [0, 1], got {self.trailed_stars}")
 
 
 @dataclass(frozen=True)
@@ -130,6 +135,52 @@ def _dot(img: F32, x: float, y: float, value: float, sigma: float) -> None:
     _draw_path(img, np.array([[x, y]], np.float64), np.array([value], np.float64), sigma)
 
 
+# Stars trail only in exposures of at least this many seconds (a video frame's 40 ms moves them a fraction of a pixel).
+TRAIL_MIN_EXPOSURE = 1.0
+
+
+def _star_path(rng: np.random.Generator, scale: float) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """The path every star of a long exposure traces in the image, and the share of the exposure spent at each of its
+    points: ``(offsets float64 [K, 2] x, y px, weights float64 [K] summing to 1)``. Its heading wanders from
+    straight (the sky's drift across a fixed camera) to hooks and curls (a tripod shaken by wind, a tracking mount's
+    error), 2-40 px long at 720 px high; the camera may rest at the start for part of the exposure, which leaves a
+    bright dot at one end of each trail, as in DSLR meteor photos."""
+    length = float(rng.uniform(2, 40)) * scale
+    k = max(int(np.ceil(1.5 * length)), 8)  # points under a pixel apart, which the PSF's blur joins
+    heading = rng.uniform(0, 2 * np.pi) + np.cumsum(rng.normal(0, rng.uniform(0, 0.25), k - 1))
+    steps = np.stack([np.cos(heading), np.sin(heading)], 1) * (length / (k - 1))
+    offsets = np.concatenate([np.zeros((1, 2)), np.cumsum(steps, 0)])
+    rest = float(rng.uniform(0, 0.6)) if rng.random() < 0.5 else 0.0
+    weights = np.full(k, (1 - rest) / k)
+    weights[0] += rest
+    return offsets - offsets.mean(0), weights
+
+
+def _trail(
+    xs: npt.NDArray[np.float64],
+    ys: npt.NDArray[np.float64],
+    flux: npt.NDArray[np.float64],
+    path: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]],
+    size: tuple[int, int],
+) -> F32:
+    """Point sources at ``(xs, ys)`` (drawing coordinates, float64 [N]) with ``flux`` (float64 [N]), each spread
+    along ``path`` (see :func:`_star_path`) by bilinear splats: ``float32 [H, W]``, unblurred, flux kept where the
+    trail stays in the frame."""
+    h, w = size
+    offsets, weights = path
+    px = (xs[:, None] + offsets[None, :, 0]).ravel()
+    py = (ys[:, None] + offsets[None, :, 1]).ravel()
+    v = (flux[:, None] * weights[None, :]).ravel()
+    x0, y0 = np.floor(px), np.floor(py)
+    fx, fy = px - x0, py - y0
+    c = np.concatenate([x0, x0 + 1, x0, x0 + 1])
+    r = np.concatenate([y0, y0, y0 + 1, y0 + 1])
+    share = np.concatenate([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy]) * np.tile(v, 4)
+    keep = (c >= 0) & (c < w) & (r >= 0) & (r < h)
+    out = np.bincount((r[keep] * w + c[keep]).astype(np.intp), share[keep], minlength=h * w)
+    return out.reshape(h, w).astype(np.float32)
+
+
 @functools.lru_cache(maxsize=4)
 def _noise_bank(h: int, w: int) -> F32:
     """Four unit-normal fields a little larger than the frame, fixed by a constant seed (so renders stay
@@ -177,6 +228,7 @@ class _Scene:
         stars = np.zeros((h, w), np.float32)
         np.add.at(stars, (sy, sx), flux.astype(np.float32))
         self.stars = np.asarray(cv2.GaussianBlur(stars, (0, 0), self.psf), np.float32)
+        self.star_path: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None = None
         self.scintillation = float(rng.uniform(0.0, 0.3))
         # The Moon and its halo.
         if rng.random() < 0.25:
@@ -229,6 +281,13 @@ class _Scene:
             self.stamp_box = (0, max(self.stamp_y - text_h - 4, 0), min(text_w + 8, w), min(self.stamp_y + base + 2, h))
             strip = np.zeros((h, w), np.bool_)
             strip[self.stamp_box[1] : self.stamp_box[3], : self.stamp_box[2]] = True
+        # Trailed stars, from a generator of their own spawned after the stamp's: scenes without them keep the
+        # pixels they had before trails were drawn.
+        trails = rng.spawn(1)[0]
+        if cfg.exposure >= TRAIL_MIN_EXPOSURE and trails.random() < cfg.trailed_stars:
+            self.star_path = _star_path(trails, max(h / 720, 0.1))
+            points = _trail(sx.astype(np.float64), sy.astype(np.float64), flux, self.star_path, (h, w))
+            self.stars = np.asarray(cv2.GaussianBlur(points, (0, 0), self.psf), np.float32)
         # Where nothing in the sky shows: a meteor behind these is not seen, so its truth must not claim it.
         hidden = [m for m in (self.silhouette, self.lit[0] if self.lit else None, strip) if m is not None]
         self.hidden: npt.NDArray[np.bool_] | None = functools.reduce(np.logical_or, hidden) if hidden else None
@@ -698,8 +757,7 @@ def render_clip(
 def render_frame(seed: int, kind: str | None = None, config: SimConfig | None = None) -> SimFrame:
     """One still of ``config.still_exposure`` seconds (a whole meteor fits); ``kind`` None draws one at random."""
     cfg = config or SimConfig()
-    still = SimConfig(cfg.size, cfg.geometry, cfg.bits, 1 / cfg.still_exposure, cfg.still_exposure,
-                      cfg.still_exposure, cfg.compress)  # fmt: skip
+    still = dataclasses.replace(cfg, fps=1 / cfg.still_exposure, exposure=cfg.still_exposure)
     clip = render_clip(seed, 1, kind, still)
     return SimFrame(clip.frames[0], clip.truth)
 
