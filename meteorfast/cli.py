@@ -74,7 +74,7 @@ def _detector(args: argparse.Namespace) -> Any:
     return Detector(
         model=args.model or "default", backend=args.backend, batch_size=args.batch, mode=args.mode,
         window=args.window, tile=args.tile, threshold=args.threshold, localize=args.localize, stride=args.stride,
-        flicker=args.flicker, mask=args.mask,
+        flicker=args.flicker, mask=args.mask, tta=args.tta,
     )  # fmt: skip
 
 
@@ -418,7 +418,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
                                         video_fraction=args.video_fraction, flicker=args.flicker)  # fmt: skip
 
     def run(items: list[evaluate.EvalItem]) -> evaluate.Predictions:
-        return evaluate.predict(model, items, tile=args.tile, mode=args.localize, refine=not args.no_refine)
+        return evaluate.predict(model, items, tile=args.tile, mode=args.localize, refine=not args.no_refine,
+                                tta=args.tta)  # fmt: skip
 
     if args.synthetic is not None:
         items = synthetic(args.seed)
@@ -438,6 +439,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         threshold = evaluate.threshold_for_fpr(calib_pred.prob, labels, args.target_fpr)
     result = evaluate.metrics(items, pred, threshold)
     result["model"] = str(model)
+    result["tta"] = bool(args.tta)
     if args.calibrate_seed is not None:
         result["calibration"] = {"seed": args.calibrate_seed, "n": args.synthetic, "target_fpr": args.target_fpr}
     if args.plot:
@@ -479,6 +481,7 @@ def _tile(text: str) -> tuple[int, int]:
 
 
 MODEL_HELP = "an .onnx or .engine, or a shipped model's name: default (224x384, when omitted) or fast (224x224)"
+TTA_HELP = "average each probability over the input and its two mirror images (3x the inference; for stills)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -517,6 +520,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--threshold", type=float, default=None, help="meteor probability threshold (default: model's)")
     p.add_argument("--localize", default="fused", choices=["fused", "paper"])
+    p.add_argument("--tta", action="store_true", help=TTA_HELP)
     p.add_argument("--out", default=None, help="directory for events.jsonl, events.csv and the optional outputs")
     p.add_argument("--save-frames", action="store_true", help="also write frames.jsonl (every classified item)")
     p.add_argument("--save-overlays", action="store_true", help="a PNG per event: CAM heatmap, point and line")
@@ -638,6 +642,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--flicker", type=float, default=DEFAULT_FLICKER,
                    help=f"--synthetic stacks: flicker suppression k (default {DEFAULT_FLICKER})")  # fmt: skip
     p.add_argument("--no-refine", action="store_true", help="keep the first-layer cell's point (no sub-cell step)")
+    p.add_argument("--tta", action="store_true", help=TTA_HELP)
     p.add_argument("--plot", default=None, help="write a precision-recall PNG")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_eval)

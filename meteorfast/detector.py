@@ -84,10 +84,11 @@ class FrameResult:
 
 class StageTimes:
     """Seconds spent per pipeline stage and items seen, summed across threads: ``stack``, ``preprocess``, ``infer``,
-    ``cam`` (Grad-CAM from the engine's tensors), ``post`` (the native localisation) and ``refine`` (the sub-cell
-    step on the frame). :attr:`Detector.times` holds one; ``meteorfast bench`` reads it."""
+    ``cam`` (Grad-CAM from the engine's tensors), ``post`` (the native localisation), ``refine`` (the sub-cell
+    step on the frame) and ``tta`` (the mirror images' inference). :attr:`Detector.times` holds one;
+    ``meteorfast bench`` reads it."""
 
-    STAGES = ("stack", "preprocess", "infer", "cam", "post", "refine")
+    STAGES = ("stack", "preprocess", "infer", "cam", "post", "refine", "tta")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -155,6 +156,10 @@ class Detector:
       neighbouring windows, off its ``max - mean`` (see :mod:`meteorfast.stream.flicker`): codec-refreshed edges,
       twinkling stars and cloud edges fade, a meteor keeps its contrast. 0 turns it off. The first windows of a
       source wait for the first window that shares no frame with them (one window's time, at the default stride).
+    - ``tta``: average the meteor probability over each model input and its left-right and upside-down mirror
+      images (test-time augmentation; three times the inference). The point and the CAM come from the input as
+      it is. Meant for stills, which arrive seconds apart: on simulated stills it let fewer negatives through
+      (``benchmarks/RESULTS.md``).
     """
 
     def __init__(
@@ -179,6 +184,7 @@ class Detector:
         threads: int | None = None,
         mask: str | Path | npt.ArrayLike | None = None,
         flicker: float = DEFAULT_FLICKER,
+        tta: bool = False,
     ) -> None:
         if batch_size < 1:
             raise InputError(f"Detector: expected batch_size >= 1, got {batch_size}")
@@ -218,6 +224,7 @@ class Detector:
         self.push_timeout_s = push_timeout_s
         self.max_gap = max_gap
         self.flicker = float(flicker)
+        self.tta = tta
         self.threads = threads
         if max_gap < 0:
             raise InputError(f"Detector: expected max_gap >= 0 frames, got {max_gap}")
@@ -477,6 +484,26 @@ class Detector:
             self.times.add("post", time.perf_counter() - t2, len(x))
         return tuple(np.concatenate([p[k] for p in parts]) for k in range(6))
 
+    def _mirrored_prob(self, inputs: npt.NDArray[np.uint8], prob: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """``prob`` (float32 [M], of ``inputs: uint8 [M,C,h,w]`` as they are) averaged with the probabilities of
+        the inputs mirrored left-right and upside down: float32 [M]."""
+        backend = self._backend
+        if backend is None:
+            raise InputError("Detector: expected an open detector; call open() first")
+        began = time.perf_counter()
+        total = prob.astype(np.float64)
+        for mirrored in (inputs[..., ::-1], inputs[..., ::-1, :]):
+            for start in range(0, len(inputs), self.batch_size):
+                x = np.ascontiguousarray(mirrored[start : start + self.batch_size])
+                if backend.name == "tensorrt":
+                    p = backend.collect(backend.submit(x)).prob
+                else:
+                    p = backend.infer({"frames": x}, ["prob"])["prob"]
+                total[start : start + len(x)] += np.asarray(p, np.float64).reshape(-1)
+        self.times.add("tta", time.perf_counter() - began, len(inputs))
+        out: npt.NDArray[np.float32] = (total / 3).astype(np.float32)
+        return out
+
     def _finish(self, items: Sequence[Item]) -> list[FrameResult]:
         """Infer a batch of items (tiles flattened), regroup tiles per item, refine, threshold."""
         from meteorfast.cam.refine import refine_points
@@ -487,6 +514,8 @@ class Detector:
         inputs = np.concatenate([it.inputs for it in items])
         geo = np.concatenate([it.geometry for it in items])
         prob, xs, ys, peak, cams, fine = self._run(inputs, geo)
+        if self.tta:
+            prob = self._mirrored_prob(inputs, prob)
         in_h, in_w = prep.size
         cell_in = np.array([in_w / self._fine[1], in_h / self._fine[0]], np.float32)
         results: list[FrameResult] = []

@@ -95,7 +95,7 @@ def folder_items(root: str | Path) -> list[EvalItem]:
 
 def predict(
     model: str | Path, items: Sequence[EvalItem], *, tile: tuple[int, int] | None = None, batch: int = 32,
-    mode: LocalizeMode = "fused", refine: bool = True,
+    mode: LocalizeMode = "fused", refine: bool = True, tta: bool = False,
 ) -> Predictions:  # fmt: skip
     """Run ``model`` over ``items`` with :class:`~meteorfast.detector.Detector`: the meteor probability and the
     located point of each.
@@ -103,14 +103,15 @@ def predict(
     With ``tile = (size, overlap)`` each frame is cut into overlapping ``size`` px tiles at native resolution; the
     frame's probability is its best tile's, and so is the point. ``refine`` moves each point to the streak within
     its first-layer cell on the frame itself, choosing among the fused map's peaks
-    (:func:`meteorfast.cam.refine.refine_points`).
+    (:func:`meteorfast.cam.refine.refine_points`). ``tta`` averages each probability over the input and its
+    mirror images (see :class:`~meteorfast.detector.Detector`).
     """
     from meteorfast.detector import Detector
 
     probs, xs, ys = [], [], []
     # Every item's candidates are searched, so that points do not depend on the model's threshold (the metrics may
     # apply another, calibrated one).
-    with Detector(model, batch_size=batch, tile=tile, localize=mode, refine=refine, search="all") as det:
+    with Detector(model, batch_size=batch, tile=tile, localize=mode, refine=refine, search="all", tta=tta) as det:
         for start in range(0, len(items), batch):
             res = det.classify([it.image for it in items[start : start + batch]])
             probs.append(res.prob)
