@@ -6,6 +6,7 @@ Speed itself is never asserted here (machines are noisy); it lives in ``bench`` 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import shlex
@@ -73,9 +74,16 @@ def test_bench_json_has_every_key_with_sane_values(tiny: Path, tmp_path: Path) -
     assert plot.stat().st_size > 1000
 
 
-def test_bench_records_the_command_main_was_given(tiny: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bench_records_the_command_main_was_given(
+    tiny: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from meteorfast.cli import main
 
+    # main() gives the "meteorfast" logger its one-line stderr handler and stops propagation; both are put back after
+    # this test, so that later tests' caplog still sees the package's warnings.
+    logger = logging.getLogger("meteorfast")
+    monkeypatch.setattr(logger, "handlers", list(logger.handlers))
+    monkeypatch.setattr(logger, "propagate", logger.propagate)
     # In-process, sys.argv is pytest's: the report must name the arguments passed to main() instead.
     argv = ["bench", "--model", str(tiny), "--batch", "2", "--repeats", "1", "--pairs", "1", "--frames", "4", "--json"]
     assert main(argv) == 0
