@@ -1,6 +1,6 @@
 """A model on real data it was never trained on: ../shared/realdata and the bundled GMN clip.
 
-    python benchmarks/eval_real.py [--model M] [--json benchmarks/results/eval_real.json]
+    python benchmarks/eval_real.py [--model M] [--tta] [--json benchmarks/results/eval_real.json]
 
 * MeteorFinder: 22 DSLR frames (2880x1920), boxes inpainted first, run as native-resolution tiles 224 px high
   (overlap 32). Reports how many meteors are detected, and how many located points fall inside their box (8 px
@@ -12,6 +12,9 @@
     frames (before 35 and after 152; the fuzzy edges are left out);
   - stack mode (25-frame windows): the events ``Detector.detect`` reports, their frames, and how far their track
     points are from the streak; false positives among the windows with no meteor frame.
+
+``--tta`` averages each probability over the input and its mirror images in the MeteorFinder tiles and the single
+frames (the best tile, and so the point, can change); the stacks run as the detector runs them live, without.
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ def main() -> int:
     parser.add_argument("--model", default="default")
     parser.add_argument("--threshold", type=float, default=None)
     parser.add_argument("--json", default=None)
+    parser.add_argument("--tta", action="store_true", help="mirror images at test time (stills and single frames)")
     args = parser.parse_args()
 
     from meteorfast.data import SAMPLE_VIDEO
@@ -73,11 +77,11 @@ def main() -> int:
     from meteorfast.evaluate import point_to_segment
     from meteorfast.io import emit_json
 
-    result: dict[str, object] = {"model": args.model, "command": "python " + " ".join(sys.argv)}
+    result: dict[str, object] = {"model": args.model, "command": "python " + " ".join(sys.argv), "tta": args.tta}
     root = shared_realdata()
     if root is not None:
         mf = meteorfinder_frames(root / "meteorfinder" / "MeterosOutput")
-        tiled = Detector(args.model, batch_size=32, tile=(224, 32), threshold=args.threshold)
+        tiled = Detector(args.model, batch_size=32, tile=(224, 32), threshold=args.threshold, tta=args.tta)
         res = tiled.classify([f.image for f in mf])
         inside = [
             bool(res.is_meteor[i]) and any(x0 - 8 <= res.x[i] <= x1 + 8 and y0 - 8 <= res.y[i] <= y1 + 8
@@ -106,7 +110,7 @@ def main() -> int:
 
     first, last = SAMPLE_EVENT_FRAMES
     frames = sample_clip_frames()
-    det = Detector(args.model, batch_size=32, threshold=args.threshold)
+    det = Detector(args.model, batch_size=32, threshold=args.threshold, tta=args.tta)
     res = det.classify(frames)
     event = [i for i in range(len(frames)) if first <= i <= last]
     quiet = [i for i in range(len(frames)) if i < first - 4 or i > last + 4]
