@@ -169,17 +169,21 @@ def test_cli_eval_tta_scores_the_mirror_averaged_probabilities(trained: Path) ->
     model = trained / "model.onnx"
     out = subprocess.run(
         [sys.executable, "-m", "meteorfast.cli", "eval", "--model", str(model), "--synthetic", "8", "--seed", "4",
-         "--json", "--tta"],
+         "--json", "--tta", "--target-fpr", "0.25"],
         capture_output=True, text=True, timeout=300, cwd=tempfile.gettempdir(),
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert result["tta"] is True
     items = evaluate.synthetic_items(8, seed=4)
-    pred = evaluate.predict(model, items, tta=True)
     labels = np.array([it.label for it in items])
-    assert result["roc_auc"] == pytest.approx(evaluate.roc_auc(pred.prob.astype(np.float64), labels), abs=1e-9)
-    assert result["confusion"] == evaluate.metrics(items, pred)["confusion"]
+    pred = evaluate.predict(model, items, tta=True)
+    # The calibrated threshold is one of the scored probabilities, so it tells the averaged ones from the plain ones.
+    want = evaluate.threshold_for_fpr(pred.prob, labels, 0.25)
+    assert result["threshold"] == pytest.approx(want, rel=0, abs=1e-7)
+    plain = evaluate.threshold_for_fpr(evaluate.predict(model, items).prob, labels, 0.25)
+    assert plain != pytest.approx(want, rel=0, abs=1e-7)
+    assert result["confusion"] == evaluate.metrics(items, pred, want)["confusion"]
 
 
 def test_cli_eval_calibrates_the_threshold_on_another_seed(trained: Path) -> None:
