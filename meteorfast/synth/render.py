@@ -225,9 +225,6 @@ class _Scene:
         flux = 3000 * 10 ** (-0.4 * (mags - 1.5))
         sx, sy = rng.uniform(0, w, count).astype(int), rng.uniform(0, h, count).astype(int)
         self.psf = float(rng.uniform(0.7, 1.5))
-        stars = np.zeros((h, w), np.float32)
-        np.add.at(stars, (sy, sx), flux.astype(np.float32))
-        self.stars = np.asarray(cv2.GaussianBlur(stars, (0, 0), self.psf), np.float32)
         self.star_path: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None = None
         self.scintillation = float(rng.uniform(0.0, 0.3))
         # The Moon and its halo.
@@ -283,11 +280,15 @@ class _Scene:
             strip[self.stamp_box[1] : self.stamp_box[3], : self.stamp_box[2]] = True
         # Trailed stars, from a generator of their own spawned after the stamp's: scenes without them keep the
         # pixels they had before trails were drawn.
+        # The star layer is drawn here, once its stars are known to be points or trails, and blurred by the PSF once.
         trails = rng.spawn(1)[0]
         if cfg.exposure >= TRAIL_MIN_EXPOSURE and trails.random() < cfg.trailed_stars:
             self.star_path = _star_path(trails, max(h / 720, 0.1))
             points = _trail(sx.astype(np.float64), sy.astype(np.float64), flux, self.star_path, (h, w))
-            self.stars = np.asarray(cv2.GaussianBlur(points, (0, 0), self.psf), np.float32)
+        else:
+            points = np.zeros((h, w), np.float32)
+            np.add.at(points, (sy, sx), flux.astype(np.float32))
+        self.stars = np.asarray(cv2.GaussianBlur(points, (0, 0), self.psf), np.float32)
         # Where nothing in the sky shows: a meteor behind these is not seen, so its truth must not claim it.
         hidden = [m for m in (self.silhouette, self.lit[0] if self.lit else None, strip) if m is not None]
         self.hidden: npt.NDArray[np.bool_] | None = functools.reduce(np.logical_or, hidden) if hidden else None
