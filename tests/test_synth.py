@@ -306,3 +306,42 @@ def test_long_exposures_trail_their_stars_and_scenes_without_trails_keep_their_p
         assert not np.array_equal(all_trailed.image, plain.image), seed
     assert 3 <= trailed <= 16  # 20 % of 40
     np.testing.assert_array_equal(render_clip(5, 3, "clean", every).frames, render_clip(5, 3, "clean", none).frames)
+
+
+@pytest.mark.parametrize("kind", ["cloud", "clean"])
+def test_the_sky_is_the_formula_it_is_computed_in_place_for(kind: str) -> None:
+    """``background`` builds the sky in buffers it owns, for speed; its pixels are, bit for bit, those of the plain
+    formula: sky + stars * twinkle, or with clouds of cover c, sky * (1 + 0.3 c) + stars * twinkle * (1 - c) +
+    light * c. The scene's own layers are left as they were."""
+    import copy
+
+    import cv2
+
+    from meteorfast.synth.render import _Scene, _stable_rng, _upsample
+
+    checked = 0
+    for seed in range(12):
+        scene = _Scene(_stable_rng(seed, 0), SMALL, kind)
+        if scene.scintillation <= 0 or (kind == "cloud") != (scene.clouds is not None):
+            continue
+        sky, stars = scene.sky.copy(), scene.stars.copy()
+        t, rng = 0.4, _stable_rng(seed, 1, 0)
+        ref_rng = copy.deepcopy(rng)
+        got = scene.background(t, rng)
+        h, w = SMALL.size
+        twinkle = 1 + scene.scintillation * ref_rng.standard_normal((h // 32, w // 32), dtype=np.float32)
+        lit = stars * _upsample(twinkle, SMALL.size)
+        want = sky + lit
+        if scene.clouds is not None:
+            vx, vy = scene.cloud_velocity
+            shift = np.array([[1, 0, vx * t], [0, 1, vy * t]], np.float32)
+            layer = cv2.warpAffine(scene.clouds, shift, scene.clouds.shape[::-1], borderMode=cv2.BORDER_WRAP)
+            cover = np.clip((layer - (1 - scene.cloud_cover)) / max(scene.cloud_cover, 1e-3), 0, 1)
+            c = _upsample(np.asarray(cover, np.float32), SMALL.size)
+            want = sky * (1 + 0.3 * c) + lit * (1 - c) + scene.cloud_light * c
+        assert got.dtype == np.float32
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(scene.sky, sky)
+        np.testing.assert_array_equal(scene.stars, stars)
+        checked += 1
+    assert checked >= 3

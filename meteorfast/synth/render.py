@@ -380,23 +380,36 @@ class _Scene:
     def background(self, t: float, frame_rng: np.random.Generator) -> F32:
         """Sky + stars (with scintillation and clouds) at time ``t`` seconds."""
         cfg = self.cfg
+        # Full-frame arithmetic is most of a still's cost, so each product below is made in a buffer that is
+        # already fresh, never in a new temporary. The operations and their order are those of
+        # sky + stars * twinkle and sky * (1 + 0.3 c) + stars * (1 - c) + light * c, so the pixels are too.
         stars = self.stars
         if self.scintillation > 0:
             shape = (max(cfg.size[0] // 32, 2), max(cfg.size[1] // 32, 2))
             twinkle = 1 + self.scintillation * frame_rng.standard_normal(shape, dtype=np.float32)
-            stars = stars * _upsample(twinkle, cfg.size)
-        img = self.sky + stars
-        if self.clouds is not None:
-            import cv2
+            stars = _upsample(twinkle, cfg.size)
+            stars *= self.stars
+        if self.clouds is None:
+            if stars is self.stars:
+                return self.sky + stars
+            stars += self.sky
+            return stars
+        import cv2
 
-            vx, vy = self.cloud_velocity
-            shift = np.array([[1, 0, vx * t], [0, 1, vy * t]], np.float32)
-            size = (self.clouds.shape[1], self.clouds.shape[0])
-            layer = cv2.warpAffine(self.clouds, shift, size, borderMode=cv2.BORDER_WRAP)
-            cover = np.clip((layer - (1 - self.cloud_cover)) / max(self.cloud_cover, 1e-3), 0, 1)
-            cover = _upsample(np.asarray(cover, np.float32), cfg.size)
-            img = self.sky * (1 + 0.3 * cover) + stars * (1 - cover) + self.cloud_light * cover
-        return np.asarray(img, np.float32)
+        vx, vy = self.cloud_velocity
+        shift = np.array([[1, 0, vx * t], [0, 1, vy * t]], np.float32)
+        size = (self.clouds.shape[1], self.clouds.shape[0])
+        layer = cv2.warpAffine(self.clouds, shift, size, borderMode=cv2.BORDER_WRAP)
+        cover = np.clip((layer - (1 - self.cloud_cover)) / max(self.cloud_cover, 1e-3), 0, 1)
+        cover = _upsample(np.asarray(cover, np.float32), cfg.size)
+        img = cover * np.float32(0.3)
+        img += np.float32(1)
+        img *= self.sky
+        clear = np.subtract(np.float32(1), cover)
+        clear *= stars
+        img += clear
+        img += np.multiply(cover, np.float32(self.cloud_light), out=clear)
+        return img
 
     def finish(self, img: F32, t: float, frame_rng: np.random.Generator) -> npt.NDArray[np.unsignedinteger]:
         """Silhouettes, sensor noise, hot pixels, overlay, quantisation and compression."""
@@ -404,7 +417,7 @@ class _Scene:
 
         cfg = self.cfg
         if self.silhouette is not None:
-            np.copyto(img, self.sky * np.float32(self.silhouette_level), where=self.silhouette)
+            np.multiply(self.sky, np.float32(self.silhouette_level), out=img, where=self.silhouette)
         if self.lit is not None:
             np.copyto(img, self.lit[1], where=self.lit[0])
         # Shot and read noise: sigma^2 = signal / gain + read^2, in place to spare full-frame temporaries.
@@ -418,8 +431,9 @@ class _Scene:
         if self.mask is not None:
             img[~self.mask] = frame_rng.standard_normal(int((~self.mask).sum()), dtype=np.float32) * self.read
         if cfg.bits == 16:
-            return np.clip(img * 257, 0, 65535).astype(np.uint16)
-        out = np.clip(img, 0, 255).astype(np.uint8)
+            img *= np.float32(257)
+            return np.clip(img, 0, 65535, out=img).astype(np.uint16)
+        out = np.clip(img, 0, 255, out=img).astype(np.uint8)
         if self.overlay:
             if self.stamp_box is not None:
                 x0, y0, x1, y1 = self.stamp_box
