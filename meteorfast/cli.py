@@ -449,14 +449,22 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     else:
         c = result["confusion"]
         print(f"model {model}: n={result['n']} threshold={threshold:.3f}")
-        print(f"precision {result['precision']:.4f}  recall {result['recall']:.4f}  f1 {result['f1']:.4f}  "
-              f"accuracy {result['accuracy']:.4f}  roc_auc {result['roc_auc']:.4f}")  # fmt: skip
+        p_lo, p_hi = result["precision_ci95"]
+        r_lo, r_hi = result["recall_ci95"]
+        print(f"precision {result['precision']:.4f} [{p_lo:.3f}, {p_hi:.3f}]  recall {result['recall']:.4f} "
+              f"[{r_lo:.3f}, {r_hi:.3f}]  f1 {result['f1']:.4f}  accuracy {result['accuracy']:.4f}  "
+              f"roc_auc {result['roc_auc']:.4f}  (95 % intervals)")  # fmt: skip
         print(f"confusion tp={c['tp']} fp={c['fp']} fn={c['fn']} tn={c['tn']}")
         print(
             "false-positive rate by confounder: "
-            + ", ".join(f"{k} {v:.3f}" for k, v in result["fpr_by_confounder"].items())
+            + ", ".join(
+                f"{k} {v:.3f} of {result['n_by_confounder'][k]}" for k, v in result["fpr_by_confounder"].items()
+            )
         )
-        print("recall by kind: " + ", ".join(f"{k} {v:.3f}" for k, v in result["recall_by_kind"].items()))
+        print(
+            "recall by kind: "
+            + ", ".join(f"{k} {v:.3f} of {result['n_by_kind'][k]}" for k, v in result["recall_by_kind"].items())
+        )
         print(f"localisation over {result['loc_n']} true positives: median {result['loc_median_px']:.2f} px, "
               f"p95 {result['loc_p95_px']:.2f} px, within 5 px {result['loc_hit5']:.3f}")  # fmt: skip
     return 0

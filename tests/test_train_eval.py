@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from meteorfast import evaluate
+from meteorfast.errors import InputError
 from meteorfast.evaluate import EvalItem, Predictions
 
 torch = pytest.importorskip("torch", reason="torch (the [train] extra) is needed to train")
@@ -229,7 +230,32 @@ def test_metrics_by_hand() -> None:
     assert m["precision"] == 0.5
     assert m["recall"] == 0.5
     assert m["fpr_by_confounder"] == {"clean": 0.0, "satellite": 1.0}
+    assert m["n_by_confounder"] == {"clean": 1, "satellite": 1}
+    assert m["n_by_kind"] == {"meteor": 2}
+    assert m["fpr_by_confounder_ci95"]["clean"][0] == 0.0
+    assert m["fpr_by_confounder_ci95"]["satellite"][1] == 1.0
+    assert m["precision_ci95"] == pytest.approx(evaluate.wilson_interval(1, 2))
     assert m["loc_median_px"] == pytest.approx(3.0)  # (5, 3) is 3 px from the segment y = 0
     assert m["roc_auc"] == pytest.approx(0.75)
     assert evaluate.threshold_for_fpr(pred.prob, np.array([1, 1, 0, 0]), 0.0) > 0.8
     assert evaluate.point_to_segment(20, 0, (0, 0, 10, 0)) == pytest.approx(10)
+
+
+@pytest.mark.parametrize(("k", "n"), [(0, 10), (5, 10), (1, 37), (36, 37), (283, 300), (7, 7)])
+def test_wilson_interval_bounds_solve_its_equation(k: int, n: int) -> None:
+    """Each bound p of the Wilson interval solves n (k/n - p)^2 = z^2 p (1 - p), the bounds bracket k/n, and the
+    textbook values hold (0 of 10: up to 0.2775; 5 of 10: 0.2366 to 0.7634)."""
+    lo, hi = evaluate.wilson_interval(k, n)
+    z2 = evaluate.Z95**2
+    assert 0 <= lo <= k / n <= hi <= 1
+    for p in (lo, hi):
+        if 0 < p < 1:
+            assert n * (k / n - p) ** 2 == pytest.approx(z2 * p * (1 - p), rel=1e-9)
+    assert (lo == 0) == (k == 0)
+    assert (hi == 1) == (k == n)
+    if (k, n) == (0, 10):
+        assert hi == pytest.approx(0.2775, abs=1e-4)
+    if (k, n) == (5, 10):
+        assert (lo, hi) == pytest.approx((0.2366, 0.7634), abs=1e-4)
+    with pytest.raises(InputError):
+        evaluate.wilson_interval(n + 1, n)
