@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from meteorfast.cam.refine import refine_points
+from meteorfast.cam.refine import _line_support, refine_points
 from meteorfast.errors import InputError
 from meteorfast.evaluate import point_to_segment
 
@@ -228,7 +228,49 @@ def test_a_clear_first_candidate_ends_the_search() -> None:
     frame = np.clip(img + cv2.GaussianBlur(streaks, (0, 0), 1.0) * 60, 0, 255).astype(np.uint8)
     first, second = (40.5, 40.5, 120.5, 90.5), (250.5, 100.5, 350.5, 160.5)
     args = ([frame], [[80.0, 300.0]], [[65.0, 130.0]], (8.0, 8.0))
-    x, y = refine_points(*args, weight=[[0.5, 1.0]])
+    x, y = refine_points(*args, weight=[[0.5, 1.0]], accept_snr=10.0)
     assert point_to_segment(float(x[0]), float(y[0]), first) <= 1.0
-    x, y = refine_points(*args, weight=[[0.5, 1.0]], accept_snr=np.inf)
+    x, y = refine_points(*args, weight=[[0.5, 1.0]])  # the default searches every candidate
     assert point_to_segment(float(x[0]), float(y[0]), second) <= 1.0
+
+
+def test_a_streak_that_holds_several_candidates_beats_a_brighter_timestamp() -> None:
+    """A white station timestamp answers the line search far more strongly than a faint meteor, and the maps rank
+    its candidate first. When the streak holds three candidates along its direction, their support wins; with one
+    candidate on the streak, nothing supports it, and the brightest response times its weight takes the stamp."""
+    rng = np.random.default_rng(21)
+    img = rng.normal(25, 3, (360, 640)).astype(np.float32)
+    streak = np.zeros_like(img)
+    cv2.line(streak, (300, 100), (420, 190), 1.0, 1, cv2.LINE_AA)
+    img += cv2.GaussianBlur(streak, (0, 0), 1.0) * 40
+    frame = np.clip(img, 0, 255).astype(np.uint8)
+    cv2.putText(frame, "ES0042 2026/11/24 02:17:05.120 UTC", (4, 350), cv2.FONT_HERSHEY_SIMPLEX, 0.6, 230, 1,
+                cv2.LINE_AA)  # fmt: skip
+    seg = (300.5, 100.5, 420.5, 190.5)
+    cell = (8.0, 8.0)
+    stamp = ([90.0, 160.0], [343.0, 343.0], [1.0, 0.9])  # two candidates on the text, weighted highest
+    on_streak = ([330.0, 360.0, 390.0], [122.5, 145.0, 167.5], [0.6, 0.55, 0.5])
+    xs, ys, ws = (np.array([a + b]) for a, b in zip(stamp, on_streak, strict=True))
+    x, y = refine_points([frame], xs, ys, cell, weight=ws)
+    assert point_to_segment(float(x[0]), float(y[0]), seg) <= 1.5
+    x, y = refine_points([frame], xs[:, :3], ys[:, :3], cell, weight=ws[:, :3])
+    assert y[0] > 320  # one streak candidate: the stamp's response wins
+
+
+def test_line_support_counts_candidates_along_the_line_in_its_direction() -> None:
+    """Support for a line comes from other lines through points near it (within ``tol``), running within one
+    direction step of it, and at least ``apart`` px from its own point."""
+    angles = 8  # direction 1 is 22.5 degrees, direction 2 is 45 degrees
+    d = np.array([np.cos(np.pi / 4), np.sin(np.pi / 4)])
+    lines = [
+        (1.0, 100.0, 100.0, 2),
+        (0.5, *(np.array([100.0, 100.0]) + 30 * d), 2),  # on the 45-degree line, same direction
+        (0.25, *(np.array([100.0, 100.0]) - 40 * d + np.array([3.0, -3.0]) / np.sqrt(2)), 1),  # 3 px off, one step
+        (2.0, *(np.array([100.0, 100.0]) + 60 * d), 6),  # on the line, but at 135 degrees: across it
+        (4.0, 101.0, 101.0, 2),  # 1.4 px from the first point: the same observation
+    ]
+    sup = _line_support([(w, float(x), float(y), k) for w, x, y, k in lines], angles, tol=5.0, apart=3.0)
+    assert sup[0] == pytest.approx(0.75)  # lines 1 and 2; not 3 (across), not 4 (too close)
+    assert sup[3] == pytest.approx(0.0)
+    tight = _line_support([(w, float(x), float(y), k) for w, x, y, k in lines], angles, tol=2.0, apart=3.0)
+    assert tight[0] == pytest.approx(0.5)  # line 2 lies 3 px off: outside a 2 px tolerance

@@ -29,6 +29,10 @@ from meteorfast.errors import InputError, NonFiniteError
 FloatArray = npt.NDArray[np.float32]
 
 
+# Candidates on one streak whose best pixels are closer than this are one observation, not two: overlapping
+# windows often find the same bright pixel, and a lone stroke would otherwise support itself.
+LINE_APART_PX = 3.0
+
 Kernel = tuple[FloatArray, tuple[int, int]]  # taps and their anchor (x, y), as cv2.filter2D takes them
 
 
@@ -57,9 +61,12 @@ def _half_lines(gap: int, arm: int, sigma: float, angles: int) -> tuple[tuple[Ke
     return tuple(out)
 
 
-def _response(crop: FloatArray, kernels: tuple[tuple[Kernel, Kernel], ...], sigma: float) -> FloatArray:
-    """``crop: float32 [h,w]`` -> its line response, float32 ``[h,w]`` (see the module docstring); ``kernels`` hold
-    an even number of directions, so the one across direction ``k`` is ``k + len/2``."""
+def _response(
+    crop: FloatArray, kernels: tuple[tuple[Kernel, Kernel], ...], sigma: float
+) -> tuple[FloatArray, npt.NDArray[np.int8]]:
+    """``crop: float32 [h,w]`` -> its line response, float32 ``[h,w]`` (see the module docstring), and the index of
+    the direction that gave it, int8 ``[h,w]``; ``kernels`` hold an even number of directions, so the one across
+    direction ``k`` is ``k + len/2``."""
     import cv2
 
     centre = cv2.GaussianBlur(crop, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
@@ -69,13 +76,18 @@ def _response(crop: FloatArray, kernels: tuple[tuple[Kernel, Kernel], ...], sigm
     ]
     half = len(sides) // 2
     resp: FloatArray | None = None
+    direction = np.zeros(crop.shape, np.int8)
     for k, (a, b) in enumerate(sides):
         across_a, across_b = sides[(k + half) % len(sides)]
         r = np.minimum(np.minimum(a, b), centre) - np.maximum(across_a, across_b)
-        resp = r if resp is None else np.maximum(resp, r)
+        if resp is None:
+            resp = r
+        else:
+            direction[r > resp] = k
+            resp = np.maximum(resp, r)
     if resp is None:
         raise InputError("refine: expected at least 2 directions")
-    return resp
+    return resp, direction
 
 
 def _grey(frame: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
@@ -100,11 +112,11 @@ def _real(name: str, value: npt.ArrayLike) -> npt.NDArray[np.float64]:
 def _window_best(
     img: npt.NDArray[np.generic], x: float, y: float, rx: float, ry: float, pad: int,
     kernels: tuple[tuple[Kernel, Kernel], ...], sigma: float, min_snr: float,
-) -> tuple[float, float, float, float] | None:  # fmt: skip
+) -> tuple[float, float, float, float, int] | None:  # fmt: skip
     """The best line response in the window of half-size ``rx, ry`` around ``(x, y)``, and where it is (pixel
     centres); None when the window is off the frame, or holds no line: its best response is not ``min_snr`` times
     the response's robust spread (1.4826 MAD) above its median, both over the padded crop. The fourth value is that
-    ratio."""
+    ratio, the fifth the index of the line's direction (of ``len(kernels)``, from the x axis towards y)."""
     h, w = img.shape[:2]
     x0, x1 = max(int(np.floor(x - rx)), 0), min(int(np.ceil(x + rx)) + 1, w)
     y0, y1 = max(int(np.floor(y - ry)), 0), min(int(np.ceil(y + ry)) + 1, h)
@@ -113,7 +125,7 @@ def _window_best(
     # Filter a padded crop so the response at the window's edge sees real pixels, not a border rule.
     px0, px1, py0, py1 = max(x0 - pad, 0), min(x1 + pad, w), max(y0 - pad, 0), min(y1 + pad, h)
     crop = np.asarray(img[py0:py1, px0:px1], np.float32)
-    resp = _response(crop, kernels, sigma)
+    resp, direction = _response(crop, kernels, sigma)
     win = resp[y0 - py0 : y1 - py0, x0 - px0 : x1 - px0]
     top = float(win.max())
     # The spread over the whole padded crop: a window on a native-resolution tile is a few cells of 4 px, which a
@@ -123,7 +135,27 @@ def _window_best(
     if top <= mid or top - mid < min_snr * noise:
         return None
     r, c = np.unravel_index(int(np.argmax(win)), win.shape)
-    return top, x0 + c + 0.5, y0 + r + 0.5, (top - mid) / noise if noise > 0 else float("inf")
+    k = int(direction[y0 - py0 + r, x0 - px0 + c])
+    return top, x0 + c + 0.5, y0 + r + 0.5, (top - mid) / noise if noise > 0 else float("inf"), k
+
+
+def _line_support(lines: list[tuple[float, float, float, int]], angles: int, tol: float, apart: float) -> list[float]:
+    """For each line ``(weight, x, y, direction)`` (a candidate's best pixel and the index of its direction): the
+    summed weight of the other lines that run the same way (within one direction step) through a point within
+    ``tol`` px of it, at least ``apart`` px from its own point."""
+    out = []
+    for i, (_, x, y, k) in enumerate(lines):
+        t = np.pi * k / angles
+        dx, dy = float(np.cos(t)), float(np.sin(t))
+        total = 0.0
+        for j, (wj, xj, yj, kj) in enumerate(lines):
+            step = (kj - k) % angles
+            if j == i or min(step, angles - step) > 1:
+                continue
+            if abs((xj - x) * dy - (yj - y) * dx) <= tol and np.hypot(xj - x, yj - y) >= apart:
+                total += wj
+        out.append(total)
+    return out
 
 
 def refine_points(
@@ -139,7 +171,9 @@ def refine_points(
     sigma: float = 1.2,
     angles: int = 8,
     min_snr: float = 4.0,
-    accept_snr: float = 10.0,
+    line_tol: float = 5.0,
+    support_snr: float = 8.0,
+    accept_snr: float = np.inf,
 ) -> tuple[FloatArray, FloatArray]:
     """Move each frame's point to the streak: ``frames[i]``'s point is ``(x[i], y[i])`` (frame pixels), or the best
     of its candidates ``(x[i, j], y[i, j])``.
@@ -152,14 +186,21 @@ def refine_points(
     (1.4826 MAD, over the window and its padding) above the response's median. (On simulated stills, windows of
     clean sky reach a median of 3.0 and a 95th percentile of 4.9, windows on a streak a median of 28 and a 5th
     percentile of 5.0; 4 placed 97 % of detected meteors within 5 px, 5 placed 96 %.) Of the candidates whose window
-    holds a line, the one whose best response times its weight is highest wins, and the point moves to that best
-    pixel. Returns ``x, y: float32 [N]``; a frame with no line in any window (a flat or off-frame window, or only
+    holds a line, a line that others support wins: another candidate supports it when its own best pixel, at least
+    3 px away, lies within ``line_tol`` px of the line and its direction is within one step of the line's; both
+    lines must stand ``support_snr`` spreads above the median. Among supported lines the one with the most weight
+    (its own plus its supporters') wins; with no supported line, the one whose best response times its weight is
+    highest. The point moves to the winner's best pixel. (A station's timestamp or a lamp answers the line search
+    more strongly than a meteor, but alone. See ``benchmarks/RESULTS.md`` for what the support did to the stills,
+    and to single video frames, whose short streaks seldom hold two candidates.)
+    Returns ``x, y: float32 [N]``; a frame with no line in any window (a flat or off-frame window, or only
     point-like objects) keeps its first usable candidate as it is. With many candidates, a noise window may pass
     where the meteor itself is point-like (a short streak in one video frame), and the point goes there: on
     simulated video frames the search still places 55 % of detected meteors within 5 px, against 27 % without it.
-    A first candidate whose line stands ``accept_snr`` spreads above the median is taken without searching the
-    others: a detection whose top peak is already on a clear streak costs one window, not ``K`` (the search's mean
-    cost on simulated stills falls from 3.0 to 1.7 ms per frame; the localisation median moves by 0.02 px).
+    With a finite ``accept_snr``, a first candidate whose line stands that many spreads above the median is taken
+    without searching the others: one window instead of ``K``, for CPUs that cannot spare the search (on simulated
+    stills 10 took its mean cost from 3.0 to 1.7 ms per frame). It is off by default, because the first candidate is
+    where a bright timestamp wins without a contest.
     """
     xs = _real("x", x)
     ys = _real("y", y)
@@ -183,6 +224,8 @@ def refine_points(
         raise InputError(f"refine: expected an even number of directions >= 2, got {angles}")
     if not (gap >= 0 and arm >= 1 and np.isfinite(sigma) and sigma > 0):
         raise InputError(f"refine: expected gap >= 0, arm >= 1 and sigma > 0 px, got {gap}, {arm}, {sigma}")
+    if not (line_tol >= 0 and support_snr >= 0):
+        raise InputError(f"refine: expected line_tol >= 0 px and support_snr >= 0, got {line_tol} and {support_snr}")
     kernels = _half_lines(gap, arm, sigma, angles)
     pad = gap + arm + 2  # the kernels' reach
     out_x = xs[:, 0].astype(np.float32)
@@ -193,18 +236,30 @@ def refine_points(
             continue
         img = _grey(np.asarray(frames[i]))
         rx, ry = cells * cs[i, 0], cells * cs[i, 1]
-        scored = []
+        found: list[tuple[float, tuple[float, float, float, float, int]]] = []  # (weight, window's best line)
         for j in usable:
             best = _window_best(img, xs[i, j], ys[i, j], rx, ry, pad, kernels, sigma, min_snr)
             if best is not None and best[0] > 0:
-                scored.append((best[0] * ws[i, j], best))
+                found.append((float(ws[i, j]), best))
                 if j == usable[0] and best[3] >= accept_snr:
                     break
-        if scored:
-            _, (_, bx, by, _) = max(scored, key=lambda t: t[0])  # the first of equal scores: candidates come best first
-            out_x[i], out_y[i] = np.float32(bx), np.float32(by)
-        else:
+        if not found:
             out_x[i], out_y[i] = np.float32(xs[i, usable[0]]), np.float32(ys[i, usable[0]])
+            continue
+        # Only clear lines take part: sky noise passes min_snr in some windows, and two such passes in line with
+        # each other by chance would otherwise outvote a short streak that holds one candidate (a video frame's).
+        strong = [k for k, (_, b) in enumerate(found) if b[3] >= support_snr]
+        support = [0.0] * len(found)
+        lines = [(found[k][0], found[k][1][1], found[k][1][2], found[k][1][4]) for k in strong]
+        for k, sup in zip(strong, _line_support(lines, angles, line_tol, LINE_APART_PX), strict=True):
+            support[k] = sup
+        # A streak holds several candidates along its one direction; a stamp's strokes or a roofline's lamps are
+        # as bright or brighter, but each stands alone or runs another way. So a supported line wins, and among
+        # lines the weight they gather decides; the response times the weight breaks ties and decides when no
+        # line is supported. max() keeps the first of equal scores, and candidates come best first.
+        keys = [(sup > 0, w + sup if sup > 0 else 0.0, b[0] * w) for (w, b), sup in zip(found, support, strict=True)]
+        _, (_, bx, by, _, _) = found[max(range(len(found)), key=keys.__getitem__)]
+        out_x[i], out_y[i] = np.float32(bx), np.float32(by)
     return out_x, out_y
 
 
