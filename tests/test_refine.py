@@ -274,3 +274,30 @@ def test_line_support_counts_candidates_along_the_line_in_its_direction() -> Non
     assert sup[3] == pytest.approx(0.0)
     tight = _line_support([(w, float(x), float(y), k) for w, x, y, k in lines], angles, tol=2.0, apart=3.0)
     assert tight[0] == pytest.approx(0.5)  # line 2 lies 3 px off: outside a 2 px tolerance
+
+
+def test_a_frame_with_no_line_near_its_candidates_searches_wider_windows() -> None:
+    """The maps' peak can sit most of a Grad-CAM cell from a faint streak. When no window of ``cells`` holds a line,
+    windows of ``wide_cells`` are searched; a frame whose narrow windows found a line never widens."""
+    rng = np.random.default_rng(31)
+    img = rng.normal(30, 3, (240, 320)).astype(np.float32)
+    streak = np.zeros_like(img)
+    cv2.line(streak, (150, 60), (230, 120), 1.0, 1, cv2.LINE_AA)
+    img += cv2.GaussianBlur(streak, (0, 0), 1.0) * 30
+    frame = np.clip(img, 0, 255).astype(np.uint8)
+    seg = (150.5, 60.5, 230.5, 120.5)
+    # Narrow windows reach 15 px each way, so none comes nearer the streak than 30 - 15 * (0.6 + 0.8) = 9 px from a
+    # candidate 30 px off it; wide ones reach 30 px.
+    cell = (10.0, 10.0)
+    cx, cy = 190.0 - 0.6 * 30, 90.0 + 0.8 * 30
+    x, y = refine_points([frame], [cx], [cy], cell)
+    assert point_to_segment(float(x[0]), float(y[0]), seg) <= 1.5
+    x, y = refine_points([frame], [cx], [cy], cell, wide_cells=0.0)
+    assert (x[0], y[0]) == (np.float32(cx), np.float32(cy))
+    # A second, fainter streak holds a candidate whose narrow window finds it: nothing widens, so the first
+    # candidate's wider window, which would reach the brighter streak, is never searched.
+    other = np.zeros_like(img)
+    cv2.line(other, (40, 180), (110, 200), 1.0, 1, cv2.LINE_AA)
+    two = np.clip(img + cv2.GaussianBlur(other, (0, 0), 1.0) * 18, 0, 255).astype(np.uint8)
+    x, y = refine_points([two], [[cx, 75.0]], [[cy, 190.0]], cell, weight=[[1.0, 0.5]])
+    assert point_to_segment(float(x[0]), float(y[0]), (40.5, 180.5, 110.5, 200.5)) <= 1.5

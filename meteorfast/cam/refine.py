@@ -166,6 +166,7 @@ def refine_points(
     *,
     weight: npt.ArrayLike | None = None,
     cells: float = 1.5,
+    wide_cells: float = 3.0,
     gap: int = 2,
     arm: int = 5,
     sigma: float = 1.2,
@@ -181,11 +182,12 @@ def refine_points(
     ``frames``: N frames, each uint8/uint16/float ``[H,W]`` or ``[H,W,3|4]``; ``x, y: [N]`` or ``[N,K]`` (K
     candidates each; NaN marks an unused slot); ``weight: [N,K]``, each candidate's prior (default 1; a weight <= 0
     or NaN leaves the candidate out); ``cell: [N,2]`` or ``[2]``, the size of one first-layer cell in frame pixels
-    ``(cw, ch)``. A window reaches ``cells`` cells on each side of its candidate; ``angles`` (even) directions are
-    tried. A window holds a line when its best response stands ``min_snr`` times the response's robust spread
-    (1.4826 MAD, over the window and its padding) above the response's median. (On simulated stills, windows of
-    clean sky reach a median of 3.0 and a 95th percentile of 4.9, windows on a streak a median of 28 and a 5th
-    percentile of 5.0; 4 placed 97 % of detected meteors within 5 px, 5 placed 96 %.) Of the candidates whose window
+    ``(cw, ch)``. A window reaches ``cells`` cells on each side of its candidate, or, when no such window of the
+    frame holds a line, ``wide_cells`` (a value <= ``cells`` turns that second search off); ``angles`` (even)
+    directions are tried. A window holds a line when its best response stands ``min_snr`` times the response's
+    robust spread (1.4826 MAD, over the window and its padding) above the response's median. (On simulated stills,
+    windows of clean sky reach a median of 3.0 and a 95th percentile of 4.9, windows on a streak a median of 28 and a
+    5th percentile of 5.0; 4 placed 97 % of detected meteors within 5 px, 5 placed 96 %.) Of the candidates whose window
     holds a line, a line that others support wins: another candidate supports it when its own best pixel, at least
     3 px away, lies within ``line_tol`` px of the line and its direction is within one step of the line's; both
     lines must stand ``support_snr`` spreads above the median. Among supported lines the one with the most weight
@@ -235,14 +237,19 @@ def refine_points(
         if usable.size == 0:
             continue
         img = _grey(np.asarray(frames[i]))
-        rx, ry = cells * cs[i, 0], cells * cs[i, 1]
         found: list[tuple[float, tuple[float, float, float, float, int]]] = []  # (weight, window's best line)
-        for j in usable:
-            best = _window_best(img, xs[i, j], ys[i, j], rx, ry, pad, kernels, sigma, min_snr)
-            if best is not None and best[0] > 0:
-                found.append((float(ws[i, j]), best))
-                if j == usable[0] and best[3] >= accept_snr:
-                    break
+        # A faint streak can lie beyond every window when the maps' peaks sit up to a Grad-CAM cell off it; only
+        # then are wider windows searched, so a frame that found its line keeps it.
+        for reach in (cells, wide_cells) if wide_cells > cells else (cells,):
+            rx, ry = reach * cs[i, 0], reach * cs[i, 1]
+            for j in usable:
+                best = _window_best(img, xs[i, j], ys[i, j], rx, ry, pad, kernels, sigma, min_snr)
+                if best is not None and best[0] > 0:
+                    found.append((float(ws[i, j]), best))
+                    if j == usable[0] and best[3] >= accept_snr:
+                        break
+            if found:
+                break
         if not found:
             out_x[i], out_y[i] = np.float32(xs[i, usable[0]]), np.float32(ys[i, usable[0]])
             continue
