@@ -26,6 +26,18 @@ def scene(seed: int, segment: tuple[float, float, float, float], star: tuple[int
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
+def noisy_sky_with_streak(
+    seed: int, shape: tuple[int, int], level: float, noise: float, p0: tuple[int, int], p1: tuple[int, int],
+    contrast: float,
+) -> np.ndarray:  # fmt: skip
+    """Gaussian sky noise (float32 ``[H,W]``) with an antialiased 1 px streak from ``p0`` to ``p1`` (pixel centres at
+    integers), blurred to sigma 1 and scaled to ``contrast``."""
+    img = np.random.default_rng(seed).normal(level, noise, shape).astype(np.float32)
+    streak = np.zeros_like(img)
+    cv2.line(streak, p0, p1, 1.0, 1, cv2.LINE_AA)
+    return img + cv2.GaussianBlur(streak, (0, 0), 1.0) * np.float32(contrast)
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_refined_point_lands_on_the_streak_not_the_star(seed: int) -> None:
     rng = np.random.default_rng(100 + seed)
@@ -238,11 +250,7 @@ def test_a_streak_that_holds_several_candidates_beats_a_brighter_timestamp() -> 
     """A white station timestamp answers the line search far more strongly than a faint meteor, and the maps rank
     its candidate first. When the streak holds three candidates along its direction, their support wins; with one
     candidate on the streak, nothing supports it, and the brightest response times its weight takes the stamp."""
-    rng = np.random.default_rng(21)
-    img = rng.normal(25, 3, (360, 640)).astype(np.float32)
-    streak = np.zeros_like(img)
-    cv2.line(streak, (300, 100), (420, 190), 1.0, 1, cv2.LINE_AA)
-    img += cv2.GaussianBlur(streak, (0, 0), 1.0) * 40
+    img = noisy_sky_with_streak(21, (360, 640), 25, 3, (300, 100), (420, 190), 40)
     frame = np.clip(img, 0, 255).astype(np.uint8)
     cv2.putText(frame, "ES0042 2026/11/24 02:17:05.120 UTC", (4, 350), cv2.FONT_HERSHEY_SIMPLEX, 0.6, 230, 1,
                 cv2.LINE_AA)  # fmt: skip
@@ -279,11 +287,7 @@ def test_line_support_counts_candidates_along_the_line_in_its_direction() -> Non
 def test_a_frame_with_no_line_near_its_candidates_searches_wider_windows() -> None:
     """The maps' peak can sit most of a Grad-CAM cell from a faint streak. When no window of ``cells`` holds a line,
     windows of ``wide_cells`` are searched; a frame whose narrow windows found a line never widens."""
-    rng = np.random.default_rng(31)
-    img = rng.normal(30, 3, (240, 320)).astype(np.float32)
-    streak = np.zeros_like(img)
-    cv2.line(streak, (150, 60), (230, 120), 1.0, 1, cv2.LINE_AA)
-    img += cv2.GaussianBlur(streak, (0, 0), 1.0) * 30
+    img = noisy_sky_with_streak(31, (240, 320), 30, 3, (150, 60), (230, 120), 30)
     frame = np.clip(img, 0, 255).astype(np.uint8)
     seg = (150.5, 60.5, 230.5, 120.5)
     # Narrow windows reach 15 px each way, so none comes nearer the streak than 30 - 15 * (0.6 + 0.8) = 9 px from a
