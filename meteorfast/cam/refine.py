@@ -140,9 +140,9 @@ def _window_best(
 
 
 def _line_support(lines: list[tuple[float, float, float, int]], angles: int, tol: float, apart: float) -> list[float]:
-    """For each line ``(weight, x, y, direction)`` (a candidate's best pixel and the index of its direction): the
-    summed weight of the other lines that run the same way (within one direction step) through a point within
-    ``tol`` px of it, at least ``apart`` px from its own point."""
+    """For each line ``(weight, x, y, direction)`` (a candidate's best pixel and the index of its direction, of
+    ``angles``): the summed weight of the other lines that run the same way (within one direction step) and whose
+    point lies within ``tol`` px of it, and at least ``apart`` px from its own point."""
     out = []
     for i, (_, x, y, k) in enumerate(lines):
         t = np.pi * k / angles
