@@ -305,3 +305,16 @@ def test_a_frame_with_no_line_near_its_candidates_searches_wider_windows() -> No
     two = np.clip(img + cv2.GaussianBlur(other, (0, 0), 1.0) * 18, 0, 255).astype(np.uint8)
     x, y = refine_points([two], [[cx, 75.0]], [[cy, 190.0]], cell, weight=[[1.0, 0.5]])
     assert point_to_segment(float(x[0]), float(y[0]), (40.5, 180.5, 110.5, 200.5)) <= 1.5
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 10, 11, 3480, 3481])
+def test_the_search_windows_median_is_numpys(n: int) -> None:
+    """The search's median is ``np.median``'s value exactly, for odd and even counts, in any array shape."""
+    from meteorfast.cam.refine import _median
+
+    rng = np.random.default_rng(n)
+    for _ in range(10):
+        a = (rng.standard_normal(n) * rng.uniform(0.1, 100)).astype(np.float32)
+        assert _median(a) == float(np.median(a))
+        if n % 2 == 0:
+            assert _median(a.reshape(2, -1)) == float(np.median(a))
