@@ -354,6 +354,46 @@ def _cmd_quantize(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from meteorfast import evaluate
+    from meteorfast.calibration import write_threshold
+    from meteorfast.data import resolve_model
+
+    if not 0.0 <= args.target_fpr < 1.0:
+        raise InputError(f"calibrate: expected --target-fpr in [0, 1), got {args.target_fpr}")
+    if (args.synthetic is None) == (args.data is None):
+        raise InputError("calibrate: expected either --synthetic N or --data DIR, got both or neither")
+    if args.data is not None and args.representation == "stack":
+        raise InputError("calibrate: --data holds images, which set a frame threshold; drop --representation stack")
+    model = resolve_model(args.model)
+    if args.synthetic is not None:
+        items = evaluate.synthetic_items(args.synthetic, args.seed, representation=args.representation,
+                                         flicker=args.flicker)  # fmt: skip
+    else:
+        items = evaluate.folder_items(args.data)
+    labels = np.array([it.label for it in items])
+    if not (labels == 0).any():
+        raise InputError(f"calibrate: expected non-meteor frames to set the threshold on, got {labels.size} meteors")
+    # The points are not needed, so the peak search is skipped.
+    pred = evaluate.predict(model, items, refine=False, representation=args.representation)
+    threshold = evaluate.threshold_for_fpr(pred.prob, labels, args.target_fpr)
+    path = write_threshold(model, args.out, threshold, args.representation)
+    neg, pos = pred.prob[labels == 0], pred.prob[labels == 1]
+    report = {
+        "model": str(model), "out": str(path), "representation": args.representation, "threshold": threshold,
+        "target_fpr": args.target_fpr, "negatives": int(neg.size), "fpr": float((neg >= threshold).mean()),
+        "meteors": int(pos.size), "recall": float((pos >= threshold).mean()) if pos.size else None,
+        "source": {"data": args.data} if args.synthetic is None else {"synthetic": args.synthetic, "seed": args.seed},
+    }  # fmt: skip
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        recall = "" if report["recall"] is None else f", recall {report['recall']:.4f} of {pos.size} meteors"
+        print(f"wrote {path}: {args.representation} threshold {threshold:.4f}; false positives {report['fpr']:.4f} "
+              f"of {neg.size} negatives{recall}")  # fmt: skip
+    return 0
+
+
 def _cmd_build_engine(args: argparse.Namespace) -> int:
     from meteorfast.backends.tensorrt import build_engine
     from meteorfast.data import resolve_model
@@ -419,7 +459,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     def run(items: list[evaluate.EvalItem]) -> evaluate.Predictions:
         return evaluate.predict(model, items, tile=args.tile, mode=args.localize, refine=not args.no_refine,
-                                tta=args.tta)  # fmt: skip
+                                tta=args.tta, representation=args.representation)  # fmt: skip
 
     if args.synthetic is not None:
         items = synthetic(args.seed)
@@ -427,8 +467,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         items = evaluate.folder_items(args.data)
     else:
         raise InputError("eval: expected --synthetic N (with --seed) or --data DIR, got neither")
+    if args.threshold is not None and args.target_fpr is not None:
+        raise InputError("eval: expected --threshold or --target-fpr, got both; drop one")
     pred = run(items)
-    threshold = 0.5
+    threshold = pred.threshold if args.threshold is None else args.threshold
     if args.target_fpr is not None:
         calib, calib_pred = items, pred
         if args.calibrate_seed is not None:
@@ -591,6 +633,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="the INT8 .onnx to write")
     p.set_defaults(func=_cmd_quantize)
 
+    p = sub.add_parser(
+        "calibrate", help="store in a copy of a model the threshold that meets a false-positive budget on given frames"
+    )
+    p.add_argument("model", help="an .onnx written by `meteorfast export`, or a shipped model: default or fast")
+    p.add_argument("--target-fpr", type=float, required=True, help="the share of negatives allowed through, e.g. 0.01")
+    p.add_argument("--data", default=None, help="a folder with non_meteor/ (and meteor/) frames of the station")
+    p.add_argument("--synthetic", type=int, default=None, metavar="N", help="or N simulated frames")
+    p.add_argument("--seed", type=int, default=2026,
+                   help="--synthetic: simulator seed (default 2026; use one you will not evaluate on)")  # fmt: skip
+    p.add_argument("--representation", default="frame", choices=["frame", "stack"],
+                   help="the mode it is for: single frames, or max-mean stacks of 25-frame windows")  # fmt: skip
+    p.add_argument("--flicker", type=float, default=DEFAULT_FLICKER,
+                   help=f"--synthetic stacks: flicker suppression k (default {DEFAULT_FLICKER})")  # fmt: skip
+    p.add_argument("--out", required=True, help="the .onnx to write (a copy of the model with the threshold)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_cmd_calibrate)
+
     p = sub.add_parser("build-engine", help="build a TensorRT engine (and its manifest) from an exported graph")
     p.add_argument(
         "model", help="an .onnx from `meteorfast export` (or `quantize`, for INT8 from Q/DQ), or default / fast"
@@ -640,6 +699,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="SIZE[,OVERLAP]: run native-resolution tiles, SIZE px high, with the model input's aspect",
     )
+    p.add_argument("--threshold", type=float, default=None,
+                   help="meteor probability threshold (default: the model's for it, else 0.5)")  # fmt: skip
     p.add_argument("--target-fpr", type=float, default=None, help="set the threshold for this false-positive rate")
     p.add_argument("--calibrate-seed", type=int, default=None, metavar="SEED",
                    help="--synthetic: set the --target-fpr threshold on N items of this seed")  # fmt: skip

@@ -10,7 +10,6 @@ original frame (pixel ``(r, c)`` spans ``[c, c+1) x [r, r+1)``).
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -22,6 +21,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from meteorfast.calibration import stored_threshold
 from meteorfast.errors import EngineMismatchError, InputError
 from meteorfast.preprocess import Preprocessor, ResizeMode
 from meteorfast.stream.events import Event, EventBuilder
@@ -138,8 +138,8 @@ class Detector:
     - ``tile = (size, overlap)``: overlapping native-resolution tiles of frames larger than a tile (the best tile
       decides). A tile is ``size`` px high and as wide as the model input's aspect makes it (``size`` for a square
       input, ``round(size * 384 / 224)`` for a 224x384 one), so the resize does not squash it.
-    - ``threshold``: on the meteor probability (default: the model's ``meteorfast.threshold`` metadata once it
-      opens, else 0.5).
+    - ``threshold``: on the meteor probability (default: the threshold the model stores for this ``mode``, once it
+      opens (see :mod:`meteorfast.calibration`), else 0.5).
     - ``localize``: ``fused`` or ``paper`` (see :func:`meteorfast.cam.localize`); ``refine``: move the point to the
       streak within its first-layer cell on the frame itself; ``resize``: ``stretch`` or ``letterbox``.
     - ``candidates``: in each detection (or each item, with ``search="all"``), the fused map's ``candidates``
@@ -287,8 +287,14 @@ class Detector:
         except InputError:
             backend.close()
             raise
-        if self._threshold_arg is None and "meteorfast.threshold" in backend.metadata:
-            self.threshold = float(json.loads(backend.metadata["meteorfast.threshold"]))
+        if self._threshold_arg is None:
+            try:
+                stored = stored_threshold(backend.metadata, self.mode)
+            except EngineMismatchError:
+                backend.close()
+                raise
+            if stored is not None:
+                self.threshold = stored
         self._prep = Preprocessor(size, int(shape[1]), self.resize)
         self._fine = (int(fine[2]), int(fine[3]))
         self._tile_hw = tile_hw
@@ -313,6 +319,14 @@ class Detector:
         """The runtime in use (``onnxruntime`` or ``tensorrt``); opens the model."""
         self.open()
         return str(self._backend.name)
+
+    def model_threshold(self, mode: str | None = None) -> float | None:
+        """The threshold the model stores for ``mode`` (default: this detector's), or None; opens the model. See
+        :mod:`meteorfast.calibration`."""
+        self.open()
+        if self._backend is None:
+            raise InputError("Detector: the model did not open")
+        return stored_threshold(self._backend.metadata, mode or self.mode)
 
     @property
     def input_size(self) -> tuple[int, int]:

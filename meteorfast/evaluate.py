@@ -37,11 +37,13 @@ class EvalItem:
 
 @dataclass(frozen=True)
 class Predictions:
-    """Per item: ``prob``, and the located point ``x``, ``y`` in frame pixels (float32 ``[N]`` each)."""
+    """Per item: ``prob``, and the located point ``x``, ``y`` in frame pixels (float32 ``[N]`` each);
+    ``threshold``: the one the model stores for the items' representation, else 0.5."""
 
     prob: npt.NDArray[np.float32]
     x: npt.NDArray[np.float32]
     y: npt.NDArray[np.float32]
+    threshold: float = 0.5
 
 
 def synthetic_items(
@@ -95,7 +97,7 @@ def folder_items(root: str | Path) -> list[EvalItem]:
 
 def predict(
     model: str | Path, items: Sequence[EvalItem], *, tile: tuple[int, int] | None = None, batch: int = 32,
-    mode: LocalizeMode = "fused", refine: bool = True, tta: bool = False,
+    mode: LocalizeMode = "fused", refine: bool = True, tta: bool = False, representation: str = "frame",
 ) -> Predictions:  # fmt: skip
     """Run ``model`` over ``items`` with :class:`~meteorfast.detector.Detector`: the meteor probability and the
     located point of each.
@@ -104,9 +106,10 @@ def predict(
     frame's probability is its best tile's, and so is the point. ``refine`` moves each point to the streak within
     its first-layer cell on the frame itself, choosing among the fused map's peaks
     (:func:`meteorfast.cam.refine.refine_points`). ``tta`` averages each probability over the input and its
-    mirror images (see :class:`~meteorfast.detector.Detector`).
+    mirror images (see :class:`~meteorfast.detector.Detector`). ``representation`` (``frame`` or ``stack``: what
+    the items are) picks the threshold the model stores that is returned with the predictions.
     """
-    from meteorfast.detector import Detector
+    from meteorfast.detector import DEFAULT_THRESHOLD, Detector
 
     probs, xs, ys = [], [], []
     # Every item's candidates are searched, so that points do not depend on the model's threshold (the metrics may
@@ -117,7 +120,9 @@ def predict(
             probs.append(res.prob)
             xs.append(res.x)
             ys.append(res.y)
-    return Predictions(np.concatenate(probs), np.concatenate(xs), np.concatenate(ys))
+        stored = det.model_threshold(representation)
+    threshold = DEFAULT_THRESHOLD if stored is None else stored
+    return Predictions(np.concatenate(probs), np.concatenate(xs), np.concatenate(ys), threshold)
 
 
 def point_to_segment(px: float, py: float, seg: Segment) -> float:

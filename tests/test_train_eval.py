@@ -215,6 +215,64 @@ def test_cli_eval_calibrates_the_threshold_on_another_seed(trained: Path) -> Non
         assert "Traceback" not in out.stderr
 
 
+def test_cli_calibrate_stores_the_threshold_that_eval_and_the_detector_then_use(trained: Path, tmp_path: Path) -> None:
+    from meteorfast.detector import Detector
+
+    model = trained / "model.onnx"
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "meteorfast.cli", *args], capture_output=True, text=True,
+                              timeout=300, cwd=tempfile.gettempdir())  # fmt: skip
+
+    out = cli("calibrate", str(model), "--synthetic", "8", "--seed", "5", "--target-fpr", "0.25",
+              "--out", str(tmp_path / "cal.onnx"), "--json")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    calib = evaluate.synthetic_items(8, seed=5)
+    labels = np.array([it.label for it in calib])
+    want = evaluate.threshold_for_fpr(evaluate.predict(model, calib).prob, labels, 0.25)
+    assert report["threshold"] == pytest.approx(want, rel=0, abs=1e-7)
+    assert report["fpr"] <= 0.25
+    assert report["negatives"] == int((labels == 0).sum())
+    assert Detector(tmp_path / "cal.onnx").open().threshold == pytest.approx(want, rel=0, abs=1e-7)
+    assert Detector(tmp_path / "cal.onnx", mode="stack").open().threshold == 0.5
+
+    def evaluated(m: Path, *extra: str) -> dict[str, object]:
+        res = cli("eval", "--model", str(m), "--synthetic", "8", "--seed", "4", "--json", *extra)
+        assert res.returncode == 0, res.stderr
+        return json.loads(res.stdout)  # type: ignore[no-any-return]
+
+    scored = evaluate.synthetic_items(8, seed=4)
+    pred = evaluate.predict(model, scored)
+    result = evaluated(tmp_path / "cal.onnx")  # eval scores at the model's own threshold
+    assert result["threshold"] == pytest.approx(want, rel=0, abs=1e-7)
+    assert result["confusion"] == evaluate.metrics(scored, pred, want)["confusion"]
+    assert evaluated(tmp_path / "cal.onnx", "--threshold", "0.5")["threshold"] == 0.5
+    assert evaluated(model)["threshold"] == 0.5
+
+    # A stack threshold joins the frame one in a further copy.
+    out = cli("calibrate", str(tmp_path / "cal.onnx"), "--synthetic", "4", "--representation", "stack",
+              "--target-fpr", "0", "--out", str(tmp_path / "both.onnx"), "--json")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    stack = json.loads(out.stdout)["threshold"]
+    det = Detector(tmp_path / "both.onnx", mode="stack")
+    assert det.open().threshold == pytest.approx(stack, rel=0, abs=1e-7)
+    assert det.model_threshold("frame") == pytest.approx(want, rel=0, abs=1e-7)
+
+    for bad, says in (
+        (["calibrate", str(model), "--target-fpr", "0.1", "--out", str(tmp_path / "x.onnx")], "--synthetic N or"),
+        (["calibrate", str(model), "--synthetic", "4", "--target-fpr", "1", "--out", str(tmp_path / "x.onnx")],
+         "--target-fpr"),
+        (["eval", "--model", str(model), "--synthetic", "4", "--threshold", "0.5", "--target-fpr", "0.1"],
+         "--threshold or --target-fpr"),
+    ):  # fmt: skip
+        res = cli(*bad)
+        assert res.returncode == 2, res.stderr
+        assert says in res.stderr
+        assert "Traceback" not in res.stderr
+    assert not (tmp_path / "x.onnx").exists()
+
+
 def test_metrics_by_hand() -> None:
     """Known answers: two meteors, two negatives; one miss, one false alarm from a satellite."""
     items = [
