@@ -82,6 +82,17 @@ def test_quantized_graph_keeps_cam_outputs_float(tiny_onnx: Path, tmp_path: Path
     assert np.isfinite(cam).all()
 
 
+def test_quantize_keeps_the_threshold_the_model_stores(tiny_onnx: Path, tmp_path: Path) -> None:
+    from meteorfast.calibration import THRESHOLD_KEY, stored_thresholds, write_threshold
+    from meteorfast.quantize import quantize_onnx
+
+    calibrated = write_threshold(tiny_onnx, tmp_path / "cal.onnx", 0.62, "frame")
+    out = quantize_onnx(calibrated, tmp_path / "cal.int8.onnx", calib=8).path
+    meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
+    assert THRESHOLD_KEY in meta
+    assert stored_thresholds(meta) == {"frame": 0.62}
+
+
 def test_quantize_refuses_foreign_graphs(tmp_path: Path) -> None:
     from onnx import TensorProto, helper
 
