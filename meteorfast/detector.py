@@ -284,17 +284,12 @@ class Detector:
         size = (int(shape[2]), int(shape[3]))
         try:
             tile_hw = self._tile_shape(size)
-        except InputError:
+            stored = None if self._threshold_arg is not None else stored_threshold(backend.metadata, self.mode)
+        except (InputError, EngineMismatchError):
             backend.close()
             raise
-        if self._threshold_arg is None:
-            try:
-                stored = stored_threshold(backend.metadata, self.mode)
-            except EngineMismatchError:
-                backend.close()
-                raise
-            if stored is not None:
-                self.threshold = stored
+        if stored is not None:
+            self.threshold = stored
         self._prep = Preprocessor(size, int(shape[1]), self.resize)
         self._fine = (int(fine[2]), int(fine[3]))
         self._tile_hw = tile_hw
