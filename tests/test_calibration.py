@@ -37,6 +37,15 @@ def _meta(path: Path) -> dict[str, str]:
     return {p.key: p.value for p in onnx.load(str(path)).metadata_props}
 
 
+def _stored_by_hand(src: Path, dst: Path, raw: str) -> Path:
+    """A copy of ``src`` whose ``meteorfast.threshold`` metadata is ``raw``, written without write_threshold."""
+    model = onnx.load(str(src))
+    entry = model.metadata_props.add()
+    entry.key, entry.value = THRESHOLD_KEY, raw
+    onnx.save(model, str(dst))
+    return dst
+
+
 def test_write_threshold_sets_one_mode_and_keeps_the_rest(spot_model: Path, tmp_path: Path) -> None:
     before = _meta(spot_model)
     assert THRESHOLD_KEY not in before
@@ -47,11 +56,8 @@ def test_write_threshold_sets_one_mode_and_keeps_the_rest(spot_model: Path, tmp_
     assert json.loads(after.pop(THRESHOLD_KEY)) == {"frame": 0.7, "stack": 0.3}
     assert after == before  # the export's metadata is kept as it was
     # A number stored by hand becomes the other mode's entry when one mode is set.
-    model = onnx.load(str(spot_model))
-    entry = model.metadata_props.add()
-    entry.key, entry.value = THRESHOLD_KEY, "0.25"
-    onnx.save(model, str(tmp_path / "number.onnx"))
-    three = write_threshold(tmp_path / "number.onnx", tmp_path / "three.onnx", 0.6, "stack")
+    number = _stored_by_hand(spot_model, tmp_path / "number.onnx", "0.25")
+    three = write_threshold(number, tmp_path / "three.onnx", 0.6, "stack")
     assert json.loads(_meta(three)[THRESHOLD_KEY]) == {"frame": 0.25, "stack": 0.6}
     assert onnx.load(str(two)).graph == onnx.load(str(spot_model)).graph
 
@@ -78,9 +84,6 @@ def test_the_detector_takes_its_modes_threshold(spot_model: Path, tmp_path: Path
     det = Detector(both, mode="stack")
     assert det.open().threshold == 0.35
     assert det.model_threshold("frame") == 0.7
-    model = onnx.load(str(spot_model))
-    entry = model.metadata_props.add()
-    entry.key, entry.value = THRESHOLD_KEY, '{"frame": 7}'
-    onnx.save(model, str(tmp_path / "bad.onnx"))
+    bad = _stored_by_hand(spot_model, tmp_path / "bad.onnx", '{"frame": 7}')
     with pytest.raises(EngineMismatchError, match="meteorfast calibrate"):
-        Detector(tmp_path / "bad.onnx").open()
+        Detector(bad).open()
