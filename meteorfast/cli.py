@@ -507,6 +507,11 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             "recall by kind: "
             + ", ".join(f"{k} {v:.3f} of {result['n_by_kind'][k]}" for k, v in result["recall_by_kind"].items())
         )
+        if result["recall_by_length"]:
+            print(
+                "recall by streak length (px): "
+                + ", ".join(f"{k} {v:.3f} of {result['n_by_length'][k]}" for k, v in result["recall_by_length"].items())
+            )
         print(f"localisation over {result['loc_n']} true positives: median {result['loc_median_px']:.2f} px, "
               f"p95 {result['loc_p95_px']:.2f} px, within 5 px {result['loc_hit5']:.3f}")  # fmt: skip
     return 0

@@ -179,10 +179,23 @@ def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, floa
     return 0.0 if successes == 0 else max(0.0, centre - half), 1.0 if successes == n else min(1.0, centre + half)
 
 
+# Meteors by the length of their true streak (frame px, all of an item's segments): the short ones are the dashes a
+# downscaled still shows as satellites do, and most of the misses (benchmarks/RESULTS.md).
+LENGTH_EDGES_PX = (60.0, 120.0, 250.0)
+LENGTH_BINS = ("<60", "60-120", "120-250", ">=250")
+
+
+def length_bin(length_px: float) -> str:
+    """The :data:`LENGTH_BINS` label of a streak ``length_px`` long."""
+    return LENGTH_BINS[int(np.searchsorted(LENGTH_EDGES_PX, length_px, side="right"))]
+
+
 def metrics(items: Sequence[EvalItem], pred: Predictions, threshold: float = 0.5) -> dict[str, Any]:
     """The ``eval`` report. Besides the rates, ``*_ci95`` give each rate's 95 % Wilson interval
-    (:func:`wilson_interval`), and ``n_by_confounder`` / ``n_by_kind`` the items behind each per-kind rate, so a
-    target such as a 2 % false-positive rate can be read against what the set can show."""
+    (:func:`wilson_interval`), and ``n_by_confounder`` / ``n_by_kind`` / ``n_by_length`` the items behind each
+    per-kind or per-length rate, so a target such as a 2 % false-positive rate can be read against what the set can
+    show. ``recall_by_length`` bins the meteors that have segments by their summed length in frame pixels
+    (:data:`LENGTH_BINS`)."""
     labels = np.array([it.label for it in items], np.int64)
     positive = pred.prob >= threshold
     tp = int((positive & (labels == 1)).sum())
@@ -199,6 +212,12 @@ def metrics(items: Sequence[EvalItem], pred: Predictions, threshold: float = 0.5
     for it, p in zip(items, positive, strict=True):
         if it.label == 1:
             by_kind.setdefault(it.kind or "meteor", []).append(bool(p))
+    by_length: dict[str, list[bool]] = {}
+    for it, p in zip(items, positive, strict=True):
+        if it.label == 1 and it.segments:
+            by_length.setdefault(length_bin(sum(np.hypot(x1 - x0, y1 - y0) for x0, y0, x1, y1 in it.segments)),
+                                 []).append(bool(p))  # fmt: skip
+    by_length = {k: by_length[k] for k in LENGTH_BINS if k in by_length}  # shortest first
     errors = [
         min(point_to_segment(float(pred.x[i]), float(pred.y[i]), s) for s in it.segments)
         for i, it in enumerate(items) if it.label == 1 and positive[i] and it.segments
@@ -221,6 +240,9 @@ def metrics(items: Sequence[EvalItem], pred: Predictions, threshold: float = 0.5
         "recall_by_kind": {k: float(np.mean(v)) for k, v in sorted(by_kind.items())},
         "recall_by_kind_ci95": {k: wilson_interval(sum(v), len(v)) for k, v in sorted(by_kind.items())},
         "n_by_kind": {k: len(v) for k, v in sorted(by_kind.items())},
+        "recall_by_length": {k: float(np.mean(v)) for k, v in by_length.items()},
+        "recall_by_length_ci95": {k: wilson_interval(sum(v), len(v)) for k, v in by_length.items()},
+        "n_by_length": {k: len(v) for k, v in by_length.items()},
         "loc_median_px": float(np.median(err)) if err.size else float("nan"),
         "loc_p95_px": float(np.percentile(err, 95)) if err.size else float("nan"),
         "loc_hit5": float((err <= 5).mean()) if err.size else float("nan"),

@@ -164,6 +164,17 @@ def test_cli_eval_json(trained: Path) -> None:
     result = json.loads(out.stdout)
     assert result["n"] == 8
     assert result["model"].endswith("model.onnx")
+    # Without --json the same report comes as text, one line per breakdown, at the same threshold.
+    text = subprocess.run(
+        [sys.executable, "-m", "meteorfast.cli", "eval", "--model", str(trained / "model.onnx"), "--synthetic", "8",
+         "--seed", "4", "--target-fpr", "0.25"],
+        capture_output=True, text=True, timeout=300, cwd=tempfile.gettempdir(),
+    ).stdout  # fmt: skip
+    c = result["confusion"]
+    assert f"confusion tp={c['tp']} fp={c['fp']} fn={c['fn']} tn={c['tn']}" in text
+    lengths = next(line for line in text.splitlines() if line.startswith("recall by streak length (px): "))
+    for k, v in result["recall_by_length"].items():
+        assert f"{k} {v:.3f} of {result['n_by_length'][k]}" in lengths
 
 
 def test_cli_eval_tta_scores_the_mirror_averaged_probabilities(trained: Path) -> None:
@@ -290,6 +301,9 @@ def test_metrics_by_hand() -> None:
     assert m["fpr_by_confounder"] == {"clean": 0.0, "satellite": 1.0}
     assert m["n_by_confounder"] == {"clean": 1, "satellite": 1}
     assert m["n_by_kind"] == {"meteor": 2}
+    assert m["recall_by_length"] == {"<60": 0.5}  # both streaks are 10 px long
+    assert m["n_by_length"] == {"<60": 2}
+    assert m["recall_by_length_ci95"]["<60"] == pytest.approx(evaluate.wilson_interval(1, 2))
     assert m["fpr_by_confounder_ci95"]["clean"][0] == 0.0
     assert m["fpr_by_confounder_ci95"]["satellite"][1] == 1.0
     assert m["precision_ci95"] == pytest.approx(evaluate.wilson_interval(1, 2))
@@ -297,6 +311,28 @@ def test_metrics_by_hand() -> None:
     assert m["roc_auc"] == pytest.approx(0.75)
     assert evaluate.threshold_for_fpr(pred.prob, np.array([1, 1, 0, 0]), 0.0) > 0.8
     assert evaluate.point_to_segment(20, 0, (0, 0, 10, 0)) == pytest.approx(10)
+
+
+def test_recall_by_length_bins_each_meteor_by_its_summed_segments() -> None:
+    """A stack's meteor has one segment per frame; its length is their sum. Meteors with no segments (a folder
+    without labels.json) are left out of the bins, and bins with no meteor are left out of the report."""
+    blank = np.zeros((4, 4), np.uint8)
+    items = [
+        EvalItem(blank, 1, None, ((0.0, 0.0, 59.0, 0.0),)),
+        EvalItem(blank, 1, None, ((0.0, 0.0, 60.0, 0.0),)),  # an edge belongs to the bin above it
+        EvalItem(blank, 1, None, ((0.0, 0.0, 30.0, 40.0), (30.0, 40.0, 60.0, 80.0))),  # 50 + 50 px
+        EvalItem(blank, 1, None, ((0.0, 0.0, 300.0, 0.0),)),
+        EvalItem(blank, 1, None, ()),
+        EvalItem(blank, 0, "satellite", ()),
+    ]
+    pred = Predictions(np.array([0.9, 0.1, 0.8, 0.2, 0.9, 0.9], np.float32), np.zeros(6, np.float32),
+                       np.zeros(6, np.float32))  # fmt: skip
+    m = evaluate.metrics(items, pred, 0.5)
+    assert m["n_by_length"] == {"<60": 1, "60-120": 2, ">=250": 1}
+    assert m["recall_by_length"] == {"<60": 1.0, "60-120": 0.5, ">=250": 0.0}
+    assert list(m["recall_by_length"]) == ["<60", "60-120", ">=250"]
+    assert evaluate.length_bin(249.9) == "120-250"
+    assert evaluate.length_bin(250.0) == ">=250"
 
 
 @pytest.mark.parametrize(("k", "n"), [(0, 10), (5, 10), (1, 37), (36, 37), (283, 300), (7, 7)])
