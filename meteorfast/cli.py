@@ -422,7 +422,7 @@ def train_config(args: argparse.Namespace) -> Any:
         seed=args.seed, init=args.init, data_dir=args.data, input_size=input_size or (224, 224),
         synth_size=args.synth_size, val_size=args.val_size, crop_fraction=args.crop_fraction,
         video_fraction=args.video_fraction, stack_fraction=args.stack_fraction, stack_size=args.stack_size,
-        kind_weights=tuple(args.kind_weight or ()),
+        kind_weights=tuple(args.kind_weight or ()), short_fraction=args.short_fraction,
     )  # fmt: skip
 
 
@@ -688,6 +688,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--val-size", type=int, default=256, help="held-out synthetic validation stills")
     p.add_argument("--kind-weight", type=_kind_weight, action="append", metavar="KIND=FACTOR",
                    help="draw a simulated kind FACTOR times as often among meteors or negatives")  # fmt: skip
+    p.add_argument("--short-fraction", type=float, default=0.0,
+                   help="share of simulated stills whose meteors are 25-120 px long (at 720 px high)")  # fmt: skip
     p.add_argument("--init", default=None, help="a checkpoint to fine-tune (e.g. for one station)")
     p.add_argument("--data", default=None, help="a folder with meteor/ and non_meteor/ images to train on as well")
     p.add_argument("--out", required=True, help="directory for model.pt, model.onnx and MODEL_CARD.md")

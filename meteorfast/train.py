@@ -29,6 +29,10 @@ from meteorfast.io import atomic_write_bytes
 from meteorfast.preprocess import Preprocessor
 from meteorfast.stream.sources import IMAGE_SUFFIXES
 
+# The lengths (px on a 720 px high frame) of the meteors that --short-fraction draws: the simulator's shortest (100
+# px/s for 0.25 s) up to where the shipped model's misses thin out (benchmarks/RESULTS.md: recall by streak length).
+SHORT_METEOR_PX = (25.0, 120.0)
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -56,6 +60,7 @@ class TrainConfig:
     init: str | None = None
     data_dir: str | None = None
     kind_weights: tuple[tuple[str, float], ...] = ()  # (kind, factor) pairs: see meteorfast.synth.sample's weights
+    short_fraction: float = 0.0  # share of the simulated stills whose meteors are SHORT_METEOR_PX long
 
     def __post_init__(self) -> None:
         from meteorfast.synth import METEOR_KINDS, NEGATIVE_KINDS, kind_shares
@@ -67,7 +72,7 @@ class TrainConfig:
         kind_shares(NEGATIVE_KINDS, self.weights)
         if self.representation not in ("frame", "stack"):
             raise InputError(f"train: expected representation 'frame' or 'stack', got {self.representation!r}")
-        for name in ("crop_fraction", "video_fraction", "stack_fraction"):
+        for name in ("crop_fraction", "video_fraction", "stack_fraction", "short_fraction"):
             if not 0 <= getattr(self, name) <= 1:
                 raise InputError(f"train: expected {name} in [0, 1], got {getattr(self, name)}")
         if self.epochs < 1 or self.steps_per_epoch < 1 or self.batch_size < 2:
@@ -206,10 +211,13 @@ def batches(
                 img = native_crop(img, seg, rng, aspect=aspect)
             images.append(img)
             labels.append(label)
-        if n_synth > n_stack:
-            for frame in sample(n_synth - n_stack, int(rng.integers(0, 2**31)), meteor_fraction=cfg.meteor_fraction,
-                                config=SimConfig(size=cfg.synth_size), video_fraction=cfg.video_fraction,
-                                weights=cfg.weights):  # fmt: skip
+        n_short = round((n_synth - n_stack) * cfg.short_fraction)
+        for n, config in ((n_synth - n_stack - n_short, SimConfig(size=cfg.synth_size)),
+                          (n_short, SimConfig(size=cfg.synth_size, meteor_length=SHORT_METEOR_PX))):  # fmt: skip
+            if n == 0:  # no draw, so a run without short meteors draws what it drew before they existed
+                continue
+            for frame in sample(n, int(rng.integers(0, 2**31)), meteor_fraction=cfg.meteor_fraction, config=config,
+                                video_fraction=cfg.video_fraction, weights=cfg.weights):  # fmt: skip
                 still: npt.NDArray[np.uint8] = np.asarray(frame.image, np.uint8)
                 if rng.random() < cfg.crop_fraction:
                     still = native_crop(still, frame.truth.segments[0], rng, aspect=aspect)
@@ -324,6 +332,12 @@ def write_card(path: Path, cfg: TrainConfig, history: list[dict[str, float]], cp
             f"({cfg.video_fraction:.0%} of them video frames, the rest stills) and {cfg.stack_fraction:.0%} stacked "
             f"max-mean windows of 25-frame {cfg.stack_size[1]}x{cfg.stack_size[0]} clips"
         )
+        + (
+            f"; in {cfg.short_fraction:.0%} of the single frames every meteor is {SHORT_METEOR_PX[0]:g}-"
+            f"{SHORT_METEOR_PX[1]:g} px long (on a 720 px high frame)"
+            if cfg.short_fraction
+            else ""
+        )
         + f"; {cfg.crop_fraction:.0%} taken as native-resolution crops"
         + (
             "; kinds weighted " + ", ".join(f"{k} x{f:g}" for k, f in cfg.kind_weights) + " within meteors or negatives"
@@ -361,7 +375,7 @@ _FLAGS = {
     "batch_size": "--batch-size", "lr": "--lr", "representation": "--representation", "seed": "--seed",
     "input_size": "--input-size", "synth_size": "--synth-size", "init": "--init", "data_dir": "--data",
     "val_size": "--val-size", "crop_fraction": "--crop-fraction", "video_fraction": "--video-fraction",
-    "stack_fraction": "--stack-fraction", "stack_size": "--stack-size",
+    "stack_fraction": "--stack-fraction", "stack_size": "--stack-size", "short_fraction": "--short-fraction",
 }  # fmt: skip
 
 

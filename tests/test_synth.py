@@ -113,6 +113,32 @@ def test_bad_configs() -> None:
         render_frame(0, "ufo", SMALL)
     with pytest.raises(InputError, match=r"trailed_stars in \[0, 1\]"):
         SimConfig(trailed_stars=1.5)
+    for bad in ((0.0, 50.0), (80.0, 40.0), (10.0, float("inf"))):
+        with pytest.raises(InputError, match="meteor_length None or"):
+            SimConfig(meteor_length=bad)
+
+
+def test_a_meteor_length_range_sets_the_streaks_length_and_leaves_other_items_alone() -> None:
+    """Whole meteors in stills (none hidden or cut by the frame edge here: their truth is the full chord) are as
+    long as the range says, scaled to the frame's height; negatives and the usual draws keep their pixels."""
+    cfg = SimConfig(size=(360, 640))
+    short = SimConfig(size=(360, 640), meteor_length=(25.0, 120.0))
+    lengths = []
+    for seed in range(40):
+        usual, drawn = render_frame(seed, "meteor", cfg), render_frame(seed, "meteor", short)
+        x0, y0, x1, y1 = drawn.truth.segments[0]
+        lengths.append(float(np.hypot(x1 - x0, y1 - y0)))
+        assert not np.array_equal(usual.image, drawn.image)
+    # 25-120 px at 720 px high is 12.5-60 px at 360 (a uniform draw: median 36). The truth is the part lit above 5 %
+    # of the peak, 60-100 % of the length as the light curve's shape goes, and less where the scenery hides some.
+    assert max(lengths) <= 60.5
+    assert 18 < np.median(lengths) < 36
+    assert np.percentile(lengths, 90) > 35
+    usual_lengths = [float(np.hypot(s[2] - s[0], s[3] - s[1]))
+                     for s in (render_frame(seed, "meteor", cfg).truth.segments[0] for seed in range(40))]  # fmt: skip
+    assert np.median(usual_lengths) > 2 * np.median(lengths)
+    for kind in ("satellite", "clean", "aircraft"):
+        np.testing.assert_array_equal(render_frame(3, kind, cfg).image, render_frame(3, kind, short).image)
 
 
 def test_video_frames_catch_the_meteor_in_flight() -> None:

@@ -139,6 +139,23 @@ def test_kind_weights_reach_the_batches_and_the_cards_command() -> None:
         build_parser().parse_args(["train", "--out", "x", "--kind-weight", "satellite"])
 
 
+def test_short_meteors_reach_the_batches_and_the_cards_command() -> None:
+    from meteorfast.cli import build_parser, train_config
+    from meteorfast.train import TrainConfig, _cli_args, batches
+
+    base = TrainConfig(arch="tiny", batch_size=8, input_size=(64, 64), synth_size=(90, 160), stack_fraction=0.5)
+    short = TrainConfig(**{**base.__dict__, "short_fraction": 0.5})
+    x_base, _ = next(batches(base, 3, 1))
+    x_short, _ = next(batches(short, 3, 1))
+    assert x_short.shape == x_base.shape
+    assert not np.array_equal(x_base, x_short)
+    np.testing.assert_array_equal(next(batches(short, 3, 1))[0], x_short)
+    args = build_parser().parse_args(["train", *_cli_args(short, Path("out"))])
+    assert train_config(args) == short
+    with pytest.raises(InputError, match=r"short_fraction in \[0, 1\]"):
+        TrainConfig(short_fraction=1.5)
+
+
 def test_eval_on_synthetic_items(trained: Path, tmp_path: Path) -> None:
     items = evaluate.synthetic_items(12, seed=777, size=(90, 160))
     pred = evaluate.predict(trained / "model.onnx", items)

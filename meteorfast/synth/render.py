@@ -29,7 +29,10 @@ class SimConfig:
     ``fps`` and the per-frame ``exposure`` (seconds) of clips; ``still_exposure``: the shutter time of single frames
     (long enough by default to hold a whole meteor, as all-sky stills do); ``compress``: H.264-like artefacts;
     ``trailed_stars``: the share of scenes exposed for a second or more whose stars trail along one path, as a
-    long exposure's stars do when the sky drifts or the camera moves (video frames' stars never trail)."""
+    long exposure's stars do when the sky drifts or the camera moves (video frames' stars never trail).
+    ``meteor_length``: None, or ``(low, high)`` px on a 720 px high frame: each meteor's length is drawn uniformly
+    from it instead of following from its speed and duration (its speed is drawn as usual, its duration follows,
+    at most 3 s). Training uses it to show short meteors, which the usual draws make rare, more often."""
 
     size: tuple[int, int] = (720, 1280)
     geometry: str = "wide"
@@ -39,6 +42,7 @@ class SimConfig:
     still_exposure: float = 5.0
     compress: bool = True
     trailed_stars: float = 0.2
+    meteor_length: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if self.geometry not in ("wide", "allsky"):
@@ -54,6 +58,12 @@ class SimConfig:
             )
         if not 0 <= self.trailed_stars <= 1:
             raise InputError(f"synth: expected trailed_stars in [0, 1], got {self.trailed_stars}")
+        if self.meteor_length is not None and not (
+            len(self.meteor_length) == 2 and 0 < self.meteor_length[0] <= self.meteor_length[1] < np.inf
+        ):
+            raise InputError(
+                f"synth: expected meteor_length None or (low, high) px with 0 < low <= high, got {self.meteor_length}"
+            )
 
 
 @dataclass(frozen=True)
@@ -473,6 +483,10 @@ class _Meteor(_Event):
         scale = min(cfg.size) / 720  # speeds below are for a 720 px high frame
         self.speed = float(rng.uniform(100, 800) * scale)  # px/s: 7-55 deg/s on a GMN-like 15 px/deg camera
         self.duration = float(rng.uniform(0.25, 1.5) if kind != "fireball" else rng.uniform(1.0, 3.0))
+        if cfg.meteor_length is not None:  # an extra draw only here, so the usual items keep their pixels
+            length = float(rng.uniform(*cfg.meteor_length)) * scale
+            self.duration = min(length / self.speed, 3.0)
+            self.speed = length / self.duration
         self.length = self.speed * self.duration
         self.p0 = np.array(_random_point(rng, cfg, 0.15))
         angle = rng.uniform(0, 2 * np.pi)
