@@ -37,6 +37,7 @@ CASES = [
     ("efficientnet_lite0", "fastai", False, (224, 224)),
     ("efficientnet_lite0", "gap", True, (224, 224)),
     ("efficientnet_lite0", "fastai", True, (224, 224)),
+    ("efficientnet_lite0_s16", "gap", True, (160, 160)),
 ]
 
 
@@ -322,6 +323,25 @@ print("ok")
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+def test_the_truncated_lite0_takes_the_matching_part_of_a_full_checkpoint(tmp_path: Path) -> None:
+    from meteorfast.models import load_weights
+
+    full = randomise(create("efficientnet_lite0"), 5)
+    torch.save({"model": full.state_dict()}, tmp_path / "full.pt")
+    part = create("efficientnet_lite0_s16")
+    assert sum(p.numel() for p in part.parameters()) == 700_418
+    assert part.features == 112
+    load_weights(part, tmp_path / "full.pt")
+    ref = full.state_dict()
+    for key, value in part.state_dict().items():
+        if not key.startswith("head."):  # the 1280-wide head does not fit 112 features: it keeps its initialisation
+            torch.testing.assert_close(value, ref[key], rtol=0, atol=0)
+    assert part.state_dict()["head.2.weight"].shape == (2, 112)
+    torch.save({"model": {"trunk.blocks.0.bogus": torch.zeros(1)}}, tmp_path / "bad.pt")
+    with pytest.raises(InputError, match="does not fit"):
+        load_weights(part, tmp_path / "bad.pt")
 
 
 def test_grey_lite0_equals_rgb_lite0_on_replicated_frames() -> None:

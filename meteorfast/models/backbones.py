@@ -143,26 +143,36 @@ class LiteStem(nn.Module):
 
 
 class LiteTrunk(nn.Module):
-    def __init__(self) -> None:
+    """The MBConv blocks of the first ``stages`` of :data:`LITE0_STAGES`; with all seven, the 1x1 head conv to 1280
+    channels after them (a truncated trunk ends at its last block)."""
+
+    def __init__(self, stages: int = len(LITE0_STAGES)) -> None:
         super().__init__()
         blocks: list[nn.Module] = []
         cin = 32
-        for expand, kernel, stride, cout, repeats in LITE0_STAGES:
+        for expand, kernel, stride, cout, repeats in LITE0_STAGES[:stages]:
             for r in range(repeats):
                 blocks.append(MBConv(cin, cout, expand, kernel, stride if r == 0 else 1))
                 cin = cout
         self.blocks = nn.Sequential(*blocks)
-        self.head = nn.Sequential(nn.Conv2d(cin, 1280, 1, bias=False), _bn(1280), nn.ReLU6())
+        self.features = cin
+        self.head: nn.Module = nn.Identity()
+        if stages == len(LITE0_STAGES):
+            self.head = nn.Sequential(nn.Conv2d(cin, 1280, 1, bias=False), _bn(1280), nn.ReLU6())
+            self.features = 1280
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out: torch.Tensor = self.head(self.blocks(x))
         return out
 
 
-def efficientnet_lite0(in_chans: int) -> Backbone:
+def efficientnet_lite0(in_chans: int, stages: int = len(LITE0_STAGES)) -> Backbone:
+    """EfficientNet-Lite0; ``stages < 7`` keeps the first stages only (5: through the 112-channel stage, output
+    stride 16, no head conv)."""
     stem = LiteStem(in_chans)
-    trunk = LiteTrunk()
-    return Backbone(stem, trunk, stem.conv, trunk.head, 1280, "stem activation (conv -> bn -> relu6)", 2)
+    trunk = LiteTrunk(stages)
+    cam_layer = trunk.head if stages == len(LITE0_STAGES) else trunk.blocks[-1]
+    return Backbone(stem, trunk, stem.conv, cam_layer, trunk.features, "stem activation (conv -> bn -> relu6)", 2)
 
 
 def lite0_state_dict_from_package(
