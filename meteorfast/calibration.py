@@ -12,7 +12,7 @@ station owner tunes a meteor filter to a false-positive budget on their own non-
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from meteorfast.errors import BackendUnavailableError, EngineMismatchError, InputError
@@ -62,26 +62,24 @@ def stored_threshold(metadata: Mapping[str, str], mode: str) -> float | None:
     return stored_thresholds(metadata).get(mode)
 
 
-def write_threshold(src: str | Path, dst: str | Path, threshold: float, mode: str) -> Path:
-    """Copy the ONNX model ``src`` to ``dst`` with ``threshold`` stored for ``mode``; the other mode keeps what
-    ``src`` stores for it. Needs the ``onnx`` package (in the ``train`` extra)."""
-    if mode not in MODES:
-        raise InputError(f"calibrate: expected a mode among {', '.join(MODES)}, got {mode!r}")
-    if not 0.0 <= threshold <= 1.0:
-        raise InputError(f"calibrate: expected a threshold in [0, 1], got {threshold}")
+def copy_with_metadata(
+    src: str | Path, dst: str | Path, updates: Callable[[dict[str, str]], Mapping[str, str]], what: str
+) -> Path:
+    """Copy the ONNX graph ``src`` to ``dst`` with the entries ``updates(metadata)`` returns set in its
+    ``metadata_props`` (the other keys kept); ``what`` names the command in messages. Needs the ``onnx`` package
+    (in the ``train`` extra)."""
     try:
         import onnx
     except ImportError as err:
         raise BackendUnavailableError(
-            f'calibrate: writing the threshold into the model needs onnx ({err}); pip install "meteorfast[train]"'
+            f'{what}: writing into the model metadata needs onnx ({err}); pip install "meteorfast[train]"'
         ) from err
     src_path = Path(src)
     if src_path.suffix.lower() != ".onnx" or not src_path.is_file():
-        raise InputError(f"calibrate: expected an existing .onnx model, got {str(src_path)!r}; pass the exported graph")
+        raise InputError(f"{what}: expected an existing .onnx model, got {str(src_path)!r}; pass the exported graph")
     model = onnx.load(str(src_path))
     meta = {p.key: p.value for p in model.metadata_props}
-    thresholds = {**stored_thresholds(meta), mode: float(threshold)}
-    meta[THRESHOLD_KEY] = json.dumps({m: thresholds[m] for m in MODES if m in thresholds})
+    meta.update(updates(dict(meta)))
     del model.metadata_props[:]
     for key, value in meta.items():
         entry = model.metadata_props.add()
@@ -89,4 +87,19 @@ def write_threshold(src: str | Path, dst: str | Path, threshold: float, mode: st
     return atomic_write_bytes(dst, model.SerializeToString())
 
 
-__all__ = ["MODES", "THRESHOLD_KEY", "stored_threshold", "stored_thresholds", "write_threshold"]
+def write_threshold(src: str | Path, dst: str | Path, threshold: float, mode: str) -> Path:
+    """Copy the ONNX model ``src`` to ``dst`` with ``threshold`` stored for ``mode``; the other mode keeps what
+    ``src`` stores for it. Needs the ``onnx`` package (in the ``train`` extra)."""
+    if mode not in MODES:
+        raise InputError(f"calibrate: expected a mode among {', '.join(MODES)}, got {mode!r}")
+    if not 0.0 <= threshold <= 1.0:
+        raise InputError(f"calibrate: expected a threshold in [0, 1], got {threshold}")
+
+    def update(meta: dict[str, str]) -> dict[str, str]:
+        thresholds = {**stored_thresholds(meta), mode: float(threshold)}
+        return {THRESHOLD_KEY: json.dumps({m: thresholds[m] for m in MODES if m in thresholds})}
+
+    return copy_with_metadata(src, dst, update, "calibrate")
+
+
+__all__ = ["MODES", "THRESHOLD_KEY", "copy_with_metadata", "stored_threshold", "stored_thresholds", "write_threshold"]
