@@ -1,6 +1,6 @@
 """A model on real data it was never trained on: ../shared/realdata and the bundled GMN clip.
 
-    python benchmarks/eval_real.py [--model M] [--tta] [--json benchmarks/results/eval_real.json]
+    python benchmarks/eval_real.py [--model M] [--verifier V] [--tta] [--json benchmarks/results/eval_real.json]
 
 * MeteorFinder: 22 DSLR frames (2880x1920), boxes inpainted first, run as native-resolution tiles 224 px high
   (overlap 32). Reports how many meteors are detected, and how many located points fall inside their box (8 px
@@ -15,6 +15,8 @@
 
 ``--tta`` averages each probability over the input and its mirror images in the MeteorFinder tiles and the single
 frames (the best tile, and so the point, can change); the stacks run as the detector runs them live, without.
+``--verifier`` is the detector's second look (``auto``: the shipped one for the default model), which serves the
+MeteorFinder frames and the single frames; stacks have none.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ def main() -> int:
     parser.add_argument("--threshold", type=float, default=None)
     parser.add_argument("--json", default=None)
     parser.add_argument("--tta", action="store_true", help="mirror images at test time (stills and single frames)")
+    parser.add_argument("--verifier", default="auto", help="auto, none or a verifier .onnx (stills and single frames)")
     args = parser.parse_args()
 
     from meteorfast.data import SAMPLE_VIDEO
@@ -77,11 +80,13 @@ def main() -> int:
     from meteorfast.evaluate import point_to_segment
     from meteorfast.io import emit_json
 
-    result: dict[str, object] = {"model": args.model, "command": "python " + " ".join(sys.argv), "tta": args.tta}
+    result: dict[str, object] = {"model": args.model, "command": "python " + " ".join(sys.argv), "tta": args.tta,
+                                 "verifier": args.verifier}  # fmt: skip
     root = shared_realdata()
     if root is not None:
         mf = meteorfinder_frames(root / "meteorfinder" / "MeterosOutput")
-        tiled = Detector(args.model, batch_size=32, tile=(224, 32), threshold=args.threshold, tta=args.tta)
+        tiled = Detector(args.model, batch_size=32, tile=(224, 32), threshold=args.threshold, tta=args.tta,
+                         verifier=args.verifier)  # fmt: skip
         res = tiled.classify([f.image for f in mf])
         inside = [
             bool(res.is_meteor[i]) and any(x0 - 8 <= res.x[i] <= x1 + 8 and y0 - 8 <= res.y[i] <= y1 + 8
@@ -110,7 +115,7 @@ def main() -> int:
 
     first, last = SAMPLE_EVENT_FRAMES
     frames = sample_clip_frames()
-    det = Detector(args.model, batch_size=32, threshold=args.threshold, tta=args.tta)
+    det = Detector(args.model, batch_size=32, threshold=args.threshold, tta=args.tta, verifier=args.verifier)
     res = det.classify(frames)
     event = [i for i in range(len(frames)) if first <= i <= last]
     quiet = [i for i in range(len(frames)) if i < first - 4 or i > last + 4]

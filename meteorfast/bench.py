@@ -435,7 +435,7 @@ def bench_baseline(
     batch = max(cfg.batches)
     net = _baseline_model(model, cfg.weights)
     torch.set_num_threads(len(os.sched_getaffinity(0)))
-    det = Detector(model, backend=cfg.backend, batch_size=batch, refine=False).open()
+    det = Detector(model, backend=cfg.backend, batch_size=batch, refine=False, verifier=None).open()
     prep = Preprocessor(det.input_size, 1)
     chunk = [frames[i % len(frames)] for i in range(batch)]
     grad_cam = GradCAM(model=net, target_layers=[net.cam_layer])

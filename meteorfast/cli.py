@@ -74,7 +74,7 @@ def _detector(args: argparse.Namespace) -> Any:
     return Detector(
         model=args.model or "default", backend=args.backend, batch_size=args.batch, mode=args.mode,
         window=args.window, tile=args.tile, threshold=args.threshold, localize=args.localize, stride=args.stride,
-        flicker=args.flicker, mask=args.mask, tta=args.tta,
+        flicker=args.flicker, mask=args.mask, tta=args.tta, verifier=args.verifier,
     )  # fmt: skip
 
 
@@ -255,6 +255,16 @@ def _size(text: str) -> tuple[int, int]:
     return (int(parts[0]), int(parts[-1]))
 
 
+def _band(text: str) -> tuple[float, float]:
+    try:
+        low, high = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LOW,HIGH probabilities (e.g. 0.05,0.95), got {text!r}") from None
+    if not 0 <= low < high <= 1:
+        raise argparse.ArgumentTypeError(f"expected 0 <= LOW < HIGH <= 1, got {text!r}")
+    return low, high
+
+
 def _kind_weight(text: str) -> tuple[str, float]:
     kind, _, factor = text.partition("=")
     try:
@@ -318,7 +328,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 # The model zoo's architectures (meteorfast.models.ARCHS), listed here so that --help needs no torch.
-ARCHS = ("efficientnet_lite0", "resnet18", "resnet34", "tiny")
+ARCHS = ("efficientnet_lite0", "efficientnet_lite0_s16", "resnet18", "resnet34", "tiny")
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -357,7 +367,7 @@ def _cmd_quantize(args: argparse.Namespace) -> int:
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from meteorfast import evaluate
     from meteorfast.calibration import write_threshold
-    from meteorfast.data import resolve_model
+    from meteorfast.data import resolve_model, resolve_verifier
 
     if not 0.0 <= args.target_fpr < 1.0:
         raise InputError(f"calibrate: expected --target-fpr in [0, 1), got {args.target_fpr}")
@@ -374,13 +384,17 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     labels = np.array([it.label for it in items])
     if not (labels == 0).any():
         raise InputError(f"calibrate: expected non-meteor frames to set the threshold on, got {labels.size} meteors")
-    # The points are not needed, so the peak search is skipped.
-    pred = evaluate.predict(model, items, refine=False, representation=args.representation)
+    # Without a verifier the points are not needed, so the peak search is skipped; a verifier crops around them.
+    verifier = resolve_verifier(args.verifier, model)
+    pred = evaluate.predict(model, items, refine=verifier is not None, representation=args.representation,
+                            verifier=verifier)  # fmt: skip
     threshold = evaluate.threshold_for_fpr(pred.prob, labels, args.target_fpr)
-    path = write_threshold(model, args.out, threshold, args.representation)
+    # With a verifier, its probability decides the unsure items, so the threshold is the verifier's to store.
+    path = write_threshold(pred.verifier or model, args.out, threshold, args.representation)
     neg, pos = pred.prob[labels == 0], pred.prob[labels == 1]
     report = {
-        "model": str(model), "out": str(path), "representation": args.representation, "threshold": threshold,
+        "model": str(model), "verifier": None if pred.verifier is None else str(pred.verifier), "out": str(path),
+        "representation": args.representation, "threshold": threshold,
         "target_fpr": args.target_fpr, "negatives": int(neg.size), "fpr": float((neg >= threshold).mean()),
         "meteors": int(pos.size), "recall": float((pos >= threshold).mean()) if pos.size else None,
         "source": {"data": args.data} if args.synthetic is None else {"synthetic": args.synthetic, "seed": args.seed},
@@ -389,8 +403,9 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=2))
     else:
         recall = "" if report["recall"] is None else f", recall {report['recall']:.4f} of {pos.size} meteors"
-        print(f"wrote {path}: {args.representation} threshold {threshold:.4f}; false positives {report['fpr']:.4f} "
-              f"of {neg.size} negatives{recall}")  # fmt: skip
+        copy = f" (a copy of the verifier {pred.verifier})" if pred.verifier is not None else ""
+        print(f"wrote {path}{copy}: {args.representation} threshold {threshold:.4f}; false positives "
+              f"{report['fpr']:.4f} of {neg.size} negatives{recall}")  # fmt: skip
     return 0
 
 
@@ -411,6 +426,10 @@ def train_config(args: argparse.Namespace) -> Any:
     from meteorfast.train import TrainConfig
 
     input_size = args.input_size
+    if input_size is None and args.verifier_for:
+        from meteorfast.train import VERIFY_INPUT
+
+        input_size = VERIFY_INPUT  # a verifier's crops, whatever size the checkpoint it starts from was trained at
     if input_size is None and args.init:
         # Fine-tuning continues at the checkpoint's input size; a plain state dict records none.
         from meteorfast.models import checkpoint_input_size
@@ -423,6 +442,7 @@ def train_config(args: argparse.Namespace) -> Any:
         synth_size=args.synth_size, val_size=args.val_size, crop_fraction=args.crop_fraction,
         video_fraction=args.video_fraction, stack_fraction=args.stack_fraction, stack_size=args.stack_size,
         kind_weights=tuple(args.kind_weight or ()), short_fraction=args.short_fraction,
+        verifier_for=args.verifier_for, verify_band=args.verify_band,
     )  # fmt: skip
 
 
@@ -459,7 +479,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     def run(items: list[evaluate.EvalItem]) -> evaluate.Predictions:
         return evaluate.predict(model, items, tile=args.tile, mode=args.localize, refine=not args.no_refine,
-                                tta=args.tta, representation=args.representation)  # fmt: skip
+                                tta=args.tta, representation=args.representation, verifier=args.verifier)  # fmt: skip
 
     if args.synthetic is not None:
         items = synthetic(args.seed)
@@ -481,6 +501,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         threshold = evaluate.threshold_for_fpr(calib_pred.prob, labels, args.target_fpr)
     result = evaluate.metrics(items, pred, threshold)
     result["model"] = str(model)
+    result["verifier"] = None if pred.verifier is None else str(pred.verifier)
     result["tta"] = bool(args.tta)
     if args.calibrate_seed is not None:
         result["calibration"] = {"seed": args.calibrate_seed, "n": args.synthetic, "target_fpr": args.target_fpr}
@@ -490,7 +511,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         print(json.dumps(result, indent=2))
     else:
         c = result["confusion"]
-        print(f"model {model}: n={result['n']} threshold={threshold:.3f}")
+        second = f", verifier {pred.verifier}" if pred.verifier is not None else ""
+        print(f"model {model}{second}: n={result['n']} threshold={threshold:.3f}")
         p_lo, p_hi = result["precision_ci95"]
         r_lo, r_hi = result["recall_ci95"]
         print(f"precision {result['precision']:.4f} [{p_lo:.3f}, {p_hi:.3f}]  recall {result['recall']:.4f} "
@@ -536,6 +558,10 @@ def _tile(text: str) -> tuple[int, int]:
 
 
 MODEL_HELP = "an .onnx or .engine, or a shipped model's name: default (224x384, when omitted) or fast (224x224)"
+VERIFIER_HELP = (
+    "the second look on the stills the model is unsure of: auto (the one shipped for the default model; none for "
+    "other models), none, or a verifier .onnx or .engine"
+)
 TTA_HELP = "average each probability over the input and its two mirror images (3x the inference; for stills)"
 
 
@@ -576,6 +602,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float, default=None, help="meteor probability threshold (default: model's)")
     p.add_argument("--localize", default="fused", choices=["fused", "paper"])
     p.add_argument("--tta", action="store_true", help=TTA_HELP)
+    p.add_argument("--verifier", default="auto", help=VERIFIER_HELP)
     p.add_argument("--out", default=None, help="directory for events.jsonl, events.csv and the optional outputs")
     p.add_argument("--save-frames", action="store_true", help="also write frames.jsonl (every classified item)")
     p.add_argument("--save-overlays", action="store_true", help="a PNG per event: CAM heatmap, point and line")
@@ -651,7 +678,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the mode it is for: single frames, or max-mean stacks of 25-frame windows")  # fmt: skip
     p.add_argument("--flicker", type=float, default=DEFAULT_FLICKER,
                    help=f"--synthetic stacks: flicker suppression k (default {DEFAULT_FLICKER})")  # fmt: skip
-    p.add_argument("--out", required=True, help="the .onnx to write (a copy of the model with the threshold)")
+    p.add_argument("--verifier", default="auto", help=VERIFIER_HELP + "; with one, the threshold goes into its copy")
+    p.add_argument("--out", required=True,
+                   help="the .onnx to write: the model's (or the verifier's) copy with the threshold")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_calibrate)
 
@@ -690,6 +719,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="draw a simulated kind FACTOR times as often among meteors or negatives")  # fmt: skip
     p.add_argument("--short-fraction", type=float, default=0.0,
                    help="share of simulated stills whose meteors are 25-120 px long (at 720 px high)")  # fmt: skip
+    p.add_argument("--verifier-for", default=None, metavar="MODEL",
+                   help="train a second look on native-resolution crops around MODEL's located points")  # fmt: skip
+    p.add_argument("--verify-band", type=_band, default=(0.05, 0.95), metavar="LOW,HIGH",
+                   help="--verifier-for: the MODEL probabilities the verifier decides (default 0.05,0.95)")  # fmt: skip
     p.add_argument("--init", default=None, help="a checkpoint to fine-tune (e.g. for one station)")
     p.add_argument("--data", default=None, help="a folder with meteor/ and non_meteor/ images to train on as well")
     p.add_argument("--out", required=True, help="directory for model.pt, model.onnx and MODEL_CARD.md")
@@ -719,6 +752,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"--synthetic stacks: flicker suppression k (default {DEFAULT_FLICKER})")  # fmt: skip
     p.add_argument("--no-refine", action="store_true", help="keep the first-layer cell's point (no sub-cell step)")
     p.add_argument("--tta", action="store_true", help=TTA_HELP)
+    p.add_argument("--verifier", default="auto", help=VERIFIER_HELP)
     p.add_argument("--plot", default=None, help="write a precision-recall PNG")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_eval)

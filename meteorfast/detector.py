@@ -28,6 +28,7 @@ from meteorfast.stream.events import Event, EventBuilder
 from meteorfast.stream.flicker import DEFAULT_FLICKER
 from meteorfast.stream.pipeline import Batcher, Item, Reader, SourceStats
 from meteorfast.stream.sources import Frame, Source, SourceSpec, check_frame, open_source, to_grey
+from meteorfast.verify import VERIFY_KEY, VerifySpec, in_band
 
 Mode = Literal["frame", "stack"]
 LocalizeMode = Literal["fused", "paper"]
@@ -85,10 +86,10 @@ class FrameResult:
 class StageTimes:
     """Seconds spent per pipeline stage and items seen, summed across threads: ``stack``, ``preprocess``, ``infer``,
     ``cam`` (Grad-CAM from the engine's tensors), ``post`` (the native localisation), ``refine`` (the sub-cell
-    step on the frame) and ``tta`` (the mirror images' inference). :attr:`Detector.times` holds one;
-    ``meteorfast bench`` reads it."""
+    step on the frame), ``tta`` (the mirror images' inference) and ``verify`` (the second look, counted per crop).
+    :attr:`Detector.times` holds one; ``meteorfast bench`` reads it."""
 
-    STAGES = ("stack", "preprocess", "infer", "cam", "post", "refine", "tta")
+    STAGES = ("stack", "preprocess", "infer", "cam", "post", "refine", "tta", "verify")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -160,6 +161,11 @@ class Detector:
       images (test-time augmentation; three times the inference). The point and the CAM come from the input as
       it is. Meant for stills, which arrive seconds apart: on simulated stills it let fewer negatives through
       (``benchmarks/RESULTS.md``).
+    - ``verifier``: the second look (see :mod:`meteorfast.verify`): a model that classifies a native-resolution
+      crop around the located point of each item whose probability lies in its band, and whose probability then
+      replaces the first look's. ``"auto"`` (default) takes the verifier shipped for the shipped default model,
+      with that model, in the modes it serves (single frames), and none otherwise; ``None`` turns it off; a path
+      names a verifier ``.onnx`` or ``.engine``. With a verifier, the threshold the verifier stores is the default.
     """
 
     def __init__(
@@ -185,6 +191,7 @@ class Detector:
         mask: str | Path | npt.ArrayLike | None = None,
         flicker: float = DEFAULT_FLICKER,
         tta: bool = False,
+        verifier: str | Path | None = "auto",
     ) -> None:
         if batch_size < 1:
             raise InputError(f"Detector: expected batch_size >= 1, got {batch_size}")
@@ -207,9 +214,12 @@ class Detector:
             raise InputError(f"Detector: expected flicker >= 0 (0 turns it off), got {flicker}")
         if threshold is not None and not 0.0 <= threshold <= 1.0:
             raise InputError(f"Detector: expected a threshold in [0, 1], got {threshold}")
-        from meteorfast.data import resolve_model
+        from meteorfast.data import resolve_model, resolve_verifier
 
         self.model = resolve_model(model)
+        # An explicit verifier must serve this detector's mode; the automatic one is simply not used where it does not.
+        self._verifier_explicit = verifier is not None and not (isinstance(verifier, str) and verifier == "auto")
+        self.verifier: Path | None = resolve_verifier(verifier, self.model)
         self.backend_name = backend
         self.batch_size = batch_size
         self.mode: Mode = mode
@@ -239,6 +249,9 @@ class Detector:
         self._readers: list[Reader] = []
         self.times = StageTimes()
         self._backend: Any = None
+        self._verify_backend: Any = None
+        self._verify_spec: VerifySpec | None = None
+        self._verify_prep: Preprocessor | None = None
         self._prep: Preprocessor | None = None
         self._fine: tuple[int, int] = (0, 0)
         self._tile_hw: tuple[int, int] = (0, 0)  # a tile's (height, width), set when the model opens
@@ -250,21 +263,7 @@ class Detector:
         """Load the model (done on first use; call it to pay the cost up front)."""
         if self._backend is not None:
             return self
-        from meteorfast.backends import choose_backend, get_backend
-
-        name = choose_backend(self.model, self.backend_name)
-        cls: Any = get_backend(name)  # the runtimes' constructors take their own options
-        if name == "tensorrt":
-            path = self.model
-            if path.suffix.lower() == ".onnx":
-                from meteorfast.backends.tensorrt import build_engine
-
-                path = build_engine(path, batch=(1, self.batch_size, self.batch_size))
-            backend = cls(path, mode=self.localize)
-        else:
-            # No spinning: idle ONNX Runtime threads would spin on the cores the decode and stack threads need.
-            backend = cls(self.model, threads=self.threads, spin=False)
-        backend.open()
+        backend = self._open_backend(self.model)
         outs = backend.output_specs
         ins = backend.input_specs
         if any(n not in outs for n in REQUIRED_OUTPUTS) or "frames" not in ins:
@@ -282,21 +281,83 @@ class Detector:
                 f"model {str(self.model)!r}: expected fixed input and map sizes, got frames {shape}, conv1_map {fine}"
             )
         size = (int(shape[2]), int(shape[3]))
+        verify: tuple[Any, VerifySpec, Preprocessor] | None = None
         try:
             tile_hw = self._tile_shape(size)
-            stored = None if self._threshold_arg is not None else stored_threshold(backend.metadata, self.mode)
-        except (InputError, EngineMismatchError):
+            verify = self._open_verifier()
+            metadata = verify[0].metadata if verify is not None else backend.metadata
+            stored = None if self._threshold_arg is not None else stored_threshold(metadata, self.mode)
+        except BaseException:
+            if verify is not None:
+                verify[0].close()
             backend.close()
             raise
-        if stored is not None:
-            self.threshold = stored
+        if self._threshold_arg is None:
+            # With a verifier the verifier's own threshold applies: the final probability is partly its.
+            self.threshold = stored if stored is not None else DEFAULT_THRESHOLD
+        if verify is not None:
+            self._verify_backend, self._verify_spec, self._verify_prep = verify
         self._prep = Preprocessor(size, int(shape[1]), self.resize)
         self._fine = (int(fine[2]), int(fine[3]))
         self._tile_hw = tile_hw
         self._backend = backend
         return self
 
+    def _open_backend(self, path: Path) -> Any:
+        """An opened backend for the graph or engine at ``path`` (TensorRT builds an engine from an ``.onnx``)."""
+        from meteorfast.backends import choose_backend, get_backend
+
+        name = choose_backend(path, self.backend_name)
+        cls: Any = get_backend(name)  # the runtimes' constructors take their own options
+        if name == "tensorrt":
+            if path.suffix.lower() == ".onnx":
+                from meteorfast.backends.tensorrt import build_engine
+
+                path = build_engine(path, batch=(1, self.batch_size, self.batch_size))
+            backend = cls(path, mode=self.localize)
+        else:
+            # No spinning: idle ONNX Runtime threads would spin on the cores the decode and stack threads need.
+            backend = cls(path, threads=self.threads, spin=False)
+        backend.open()
+        return backend
+
+    def _open_verifier(self) -> tuple[Any, VerifySpec, Preprocessor] | None:
+        """The verifier's opened backend, its band and its input's preprocessor; None without one (or with the
+        automatic one in a mode it does not serve)."""
+        from meteorfast.verify import read_spec
+
+        if self.verifier is None:
+            return None
+        backend = self._open_backend(self.verifier)
+        try:
+            ins, outs = backend.input_specs, backend.output_specs
+            shape: tuple[Any, ...] = ins["frames"].shape if "frames" in ins else ()
+            spec = read_spec(backend.metadata)
+            if "prob" not in outs or len(shape) != 4 or not all(isinstance(d, int) for d in shape[1:]) or spec is None:
+                raise EngineMismatchError(
+                    f"verifier {str(self.verifier)!r}: expected a meteorfast verifier graph (input 'frames' of a fixed "
+                    f"size, output 'prob', and {VERIFY_KEY} in its metadata), got inputs {sorted(ins)}, outputs "
+                    f"{sorted(outs)} and {'no' if spec is None else 'a'} {VERIFY_KEY}; train one with "
+                    "`meteorfast train --verifier-for MODEL`"
+                )
+            if self.mode not in spec.modes:
+                if self._verifier_explicit:
+                    raise InputError(
+                        f"verifier {str(self.verifier)!r}: expected a verifier for mode {self.mode!r}, got one for "
+                        f"{', '.join(spec.modes)}; pass verifier=None (--verifier none) in this mode"
+                    )
+                backend.close()
+                return None
+        except BaseException:
+            backend.close()
+            raise
+        return backend, spec, Preprocessor((int(shape[2]), int(shape[3])), int(shape[1]))
+
     def close(self) -> None:
+        if self._verify_backend is not None:
+            self._verify_backend.close()
+            self._verify_backend = None
+            self._verify_spec = None
         if self._backend is not None:
             self._backend.close()
             self._backend = None
@@ -314,6 +375,20 @@ class Detector:
         """The runtime in use (``onnxruntime`` or ``tensorrt``); opens the model."""
         self.open()
         return str(self._backend.name)
+
+    @property
+    def verifying(self) -> bool:
+        """Whether a verifier looks again at the items in its band (see ``verifier``); opens the model."""
+        self.open()
+        return self._verify_spec is not None
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        """The model's ``metadata_props`` (see :func:`meteorfast.export.metadata`); opens the model."""
+        self.open()
+        if self._backend is None:
+            raise InputError("Detector: the model did not open")
+        return dict(self._backend.metadata)
 
     def model_threshold(self, mode: str | None = None) -> float | None:
         """The threshold the model stores for ``mode`` (default: this detector's), or None; opens the model. See
@@ -493,24 +568,44 @@ class Detector:
             self.times.add("post", time.perf_counter() - t2, len(x))
         return tuple(np.concatenate([p[k] for p in parts]) for k in range(6))
 
+    def _probs(self, backend: Any, inputs: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+        """The meteor probability of each of ``inputs: uint8 [M,C,h,w]`` from ``backend`` (in batches of
+        ``batch_size``): float32 [M]."""
+        out = np.empty(len(inputs), np.float32)
+        for start in range(0, len(inputs), self.batch_size):
+            x = np.ascontiguousarray(inputs[start : start + self.batch_size])
+            if backend.name == "tensorrt":
+                p = backend.collect(backend.submit(x)).prob
+            else:
+                p = backend.infer({"frames": x}, ["prob"])["prob"]
+            out[start : start + len(x)] = np.asarray(p, np.float32).reshape(-1)
+        return out
+
     def _mirrored_prob(self, inputs: npt.NDArray[np.uint8], prob: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """``prob`` (float32 [M], of ``inputs: uint8 [M,C,h,w]`` as they are) averaged with the probabilities of
         the inputs mirrored left-right and upside down: float32 [M]."""
-        backend = self._backend
-        if backend is None:
-            raise InputError("Detector: expected an open detector; call open() first")
         began = time.perf_counter()
         total = prob.astype(np.float64)
         for mirrored in (inputs[..., ::-1], inputs[..., ::-1, :]):
-            for start in range(0, len(inputs), self.batch_size):
-                x = np.ascontiguousarray(mirrored[start : start + self.batch_size])
-                if backend.name == "tensorrt":
-                    p = backend.collect(backend.submit(x)).prob
-                else:
-                    p = backend.infer({"frames": x}, ["prob"])["prob"]
-                total[start : start + len(x)] += np.asarray(p, np.float64).reshape(-1)
+            total += self._probs(self._backend, mirrored)
         self.times.add("tta", time.perf_counter() - began, len(inputs))
         out: npt.NDArray[np.float32] = (total / 3).astype(np.float32)
+        return out
+
+    def _second_look(
+        self, images: Sequence[npt.NDArray[Any]], x: npt.NDArray[np.float32], y: npt.NDArray[np.float32]
+    ) -> npt.NDArray[np.float32]:
+        """The verifier's meteor probability for the crop around ``(x[i], y[i])`` (frame pixels, float32 [M]) of
+        each of ``images``: float32 [M]."""
+        from meteorfast.verify import crops
+
+        prep = self._verify_prep
+        if prep is None or self._verify_backend is None:
+            raise InputError("Detector: expected an open verifier; call open() first")
+        began = time.perf_counter()
+        inputs, _ = prep.batch(crops(images, x, y, prep.size))
+        out = self._probs(self._verify_backend, inputs)
+        self.times.add("verify", time.perf_counter() - began, len(images))
         return out
 
     def _finish(self, items: Sequence[Item]) -> list[FrameResult]:
@@ -532,16 +627,23 @@ class Detector:
         best_idx = [int(bounds[i] + np.argmax(prob[bounds[i] : bounds[i + 1]])) for i in range(len(items))]
         px = xs[best_idx].copy()
         py = ys[best_idx].copy()
+        final = prob[best_idx]
+        spec = self._verify_spec
+        band = in_band(final, spec) if spec is not None else np.zeros(len(items), np.bool_)
         if self.refine:  # points are frame pixels even for tiles, and the cell is the best tile's
             began = time.perf_counter()
-            cx, cy, weight = self._candidates(prob, px, py, cams, fine, geo, best_idx, (in_h, in_w))
+            cx, cy, weight = self._candidates(prob, px, py, cams, fine, geo, best_idx, (in_h, in_w), band)
             px, py = refine_points([it.image for it in items], cx, cy, geo[best_idx, :2] * cell_in, weight=weight)
             self.times.add("refine", time.perf_counter() - began, len(items))
+        if band.any():  # the second look, at the point the search settled on
+            sel = np.flatnonzero(band)
+            final = final.copy()
+            final[sel] = self._second_look([items[int(i)].image for i in sel], px[sel], py[sel])
         for i, it in enumerate(items):
             lo, hi = int(bounds[i]), int(bounds[i + 1])
             b = best_idx[i]
             cam = cams[b] if hi - lo == 1 else self._stitch(it, prob[lo:hi], cams[lo:hi])
-            p = float(prob[b])
+            p = float(final[i])
             fields = (float(px[i]), float(py[i]), float(peak[b]), cam, it.image)
             results.append(
                 FrameResult(
@@ -553,12 +655,13 @@ class Detector:
     def _candidates(
         self, prob: npt.NDArray[np.float32], px: npt.NDArray[np.float32], py: npt.NDArray[np.float32],
         cams: npt.NDArray[np.float32], fine: npt.NDArray[np.float32], geo: npt.NDArray[np.float32],
-        best_idx: list[int], input_size: tuple[int, int],
+        best_idx: list[int], input_size: tuple[int, int], verified: npt.NDArray[np.bool_],
     ) -> tuple[npt.NDArray[np.float32], ...]:  # fmt: skip
         """The points :func:`~meteorfast.cam.refine.refine_points` chooses from, ``x, y, weight: float32
-        [items, candidates]``: the located point alone for an item that is not searched; for one that is, the
-        fused-map peaks of its best tile, weighted by their values. (Peaks of every detected tile were tried on the
-        MeteorFinder frames: one more meteor found in its box, one lost, as other tiles hold star trails.)"""
+        [items, candidates]``: the located point alone for an item that is not searched; for one that is (a
+        detection, an item the verifier will look at (``verified``, bool [items]), or any with ``search="all"``),
+        the fused-map peaks of its best tile, weighted by their values. (Peaks of every detected tile were tried on
+        the MeteorFinder frames: one more meteor found in its box, one lost, as other tiles hold star trails.)"""
         from meteorfast.cam.refine import fused_peaks
 
         n, k = len(best_idx), self.candidates
@@ -566,7 +669,7 @@ class Detector:
         cy = np.full((n, k), np.nan, np.float32)
         weight = np.zeros((n, k), np.float32)
         cx[:, 0], cy[:, 0], weight[:, 0] = px, py, 1.0
-        search = [i for i, b in enumerate(best_idx) if self.search == "all" or prob[b] >= self.threshold]
+        search = [i for i, b in enumerate(best_idx) if self.search == "all" or prob[b] >= self.threshold or verified[i]]
         if k > 1 and search:
             rows = [best_idx[i] for i in search]
             cx[search], cy[search], weight[search] = fused_peaks(cams[rows], fine[rows], geo[rows], input_size, k)

@@ -38,12 +38,14 @@ class EvalItem:
 @dataclass(frozen=True)
 class Predictions:
     """Per item: ``prob``, and the located point ``x``, ``y`` in frame pixels (float32 ``[N]`` each);
-    ``threshold``: the one the model stores for the items' representation, else 0.5."""
+    ``threshold``: the one the model (or, with one, the verifier) stores for the items' representation, else 0.5;
+    ``verifier``: the second look that decided the unsure items, if any."""
 
     prob: npt.NDArray[np.float32]
     x: npt.NDArray[np.float32]
     y: npt.NDArray[np.float32]
     threshold: float = 0.5
+    verifier: Path | None = None
 
 
 def synthetic_items(
@@ -98,6 +100,7 @@ def folder_items(root: str | Path) -> list[EvalItem]:
 def predict(
     model: str | Path, items: Sequence[EvalItem], *, tile: tuple[int, int] | None = None, batch: int = 32,
     mode: LocalizeMode = "fused", refine: bool = True, tta: bool = False, representation: str = "frame",
+    verifier: str | Path | None = "auto",
 ) -> Predictions:  # fmt: skip
     """Run ``model`` over ``items`` with :class:`~meteorfast.detector.Detector`: the meteor probability and the
     located point of each.
@@ -107,22 +110,27 @@ def predict(
     its first-layer cell on the frame itself, choosing among the fused map's peaks
     (:func:`meteorfast.cam.refine.refine_points`). ``tta`` averages each probability over the input and its
     mirror images (see :class:`~meteorfast.detector.Detector`). ``representation`` (``frame`` or ``stack``: what
-    the items are) picks the threshold the model stores that is returned with the predictions.
+    the items are) picks the threshold the model stores that is returned with the predictions. ``verifier`` is the
+    detector's (see :mod:`meteorfast.verify`): in ``representation`` mode, the automatic one looks again at the
+    frames the shipped default model is unsure of.
     """
-    from meteorfast.detector import DEFAULT_THRESHOLD, Detector
+    from meteorfast.detector import Detector
 
     probs, xs, ys = [], [], []
     # Every item's candidates are searched, so that points do not depend on the model's threshold (the metrics may
     # apply another, calibrated one).
-    with Detector(model, batch_size=batch, tile=tile, localize=mode, refine=refine, search="all", tta=tta) as det:
+    if representation not in ("frame", "stack"):
+        raise InputError(f"eval: expected representation 'frame' or 'stack', got {representation!r}")
+    # The detector runs in the items' mode, so a verifier applies exactly where it would in use.
+    with Detector(model, batch_size=batch, tile=tile, localize=mode, refine=refine, search="all", tta=tta,
+                  mode=representation, verifier=verifier) as det:  # type: ignore[arg-type]  # fmt: skip
         for start in range(0, len(items), batch):
             res = det.classify([it.image for it in items[start : start + batch]])
             probs.append(res.prob)
             xs.append(res.x)
             ys.append(res.y)
-        stored = det.model_threshold(representation)
-    threshold = DEFAULT_THRESHOLD if stored is None else stored
-    return Predictions(np.concatenate(probs), np.concatenate(xs), np.concatenate(ys), threshold)
+        used = det.verifier if det.verifying else None
+    return Predictions(np.concatenate(probs), np.concatenate(xs), np.concatenate(ys), det.threshold, used)
 
 
 def point_to_segment(px: float, py: float, seg: Segment) -> float:

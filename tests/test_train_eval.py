@@ -156,6 +156,66 @@ def test_short_meteors_reach_the_batches_and_the_cards_command() -> None:
         TrainConfig(short_fraction=1.5)
 
 
+@pytest.fixture(scope="module")
+def verifier(trained: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+    from meteorfast.train import TrainConfig, train
+
+    out = tmp_path_factory.mktemp("verifier")
+    cfg = TrainConfig(arch="tiny", pretrained=False, epochs=1, steps_per_epoch=2, batch_size=8, input_size=(64, 64),
+                      synth_size=(90, 160), val_size=16, verifier_for=str(trained / "model.onnx"),
+                      verify_band=(0.0, 1.0))  # fmt: skip
+    report = train(cfg, out, log=lambda _msg: None)
+    assert np.isfinite(report.history[0]["loss"])
+    return out, cfg
+
+
+def test_a_verifier_trains_behind_its_first_look_and_records_its_band(
+    trained: Path, verifier: tuple[Path, object]
+) -> None:
+    import onnx
+
+    from meteorfast.cli import build_parser, train_config
+    from meteorfast.detector import Detector
+    from meteorfast.verify import VerifySpec, read_spec
+
+    out, cfg = verifier
+    meta = {p.key: p.value for p in onnx.load(str(out / "model.onnx")).metadata_props}
+    first = {p.key: p.value for p in onnx.load(str(trained / "model.onnx")).metadata_props}
+    assert read_spec(meta) == VerifySpec(0.0, 1.0, ("frame",), first["meteorfast.weights_sha256"])
+    card = (out / "MODEL_CARD.md").read_text()
+    assert f"a verifier (second look) behind `{trained / 'model.onnx'}`" in card
+    command = next(line for line in card.splitlines() if line.startswith("- Command:")).split("`")[1]
+    assert train_config(build_parser().parse_args(command.split()[1:])) == cfg
+    frames = [it.image for it in evaluate.synthetic_items(6, seed=31, size=(90, 160))]
+    with Detector(trained / "model.onnx", verifier=out / "model.onnx") as det:
+        res = det.classify(frames)
+        assert det.times.items["verify"] == len(frames)  # a band of [0, 1) sends every frame to the second look
+    assert ((res.prob >= 0) & (res.prob <= 1)).all()
+
+
+def test_verifier_batches_are_deterministic_crops_of_the_input_size(verifier: tuple[Path, object]) -> None:
+    from meteorfast.cli import build_parser, train_config
+    from meteorfast.train import VERIFY_INPUT, TrainConfig, batches
+
+    _, cfg = verifier
+    assert isinstance(cfg, TrainConfig)
+    (x1, y1), (x2, y2) = next(batches(cfg, 3, 1)), next(batches(cfg, 3, 1))
+    np.testing.assert_array_equal(x1, x2)
+    np.testing.assert_array_equal(y1, y2)
+    assert x1.shape == (8, 1, 64, 64)
+    labels = np.concatenate([y for _, y in batches(cfg, 0, 4)])
+    assert 0 < labels.mean() < 1
+    # A verifier trains on its crops' size, not on the input size its starting checkpoint records.
+    parse = build_parser().parse_args
+    args = parse(["train", "--verifier-for", "default", "--init", "benchmarks/models/meteorfast-lite0.pt",
+                  "--out", "o"])  # fmt: skip
+    assert train_config(args).input_size == VERIFY_INPUT
+    with pytest.raises(SystemExit):
+        parse(["train", "--verifier-for", "default", "--verify-band", "0.9,0.1", "--out", "o"])
+    with pytest.raises(InputError, match="verify band"):
+        TrainConfig(verify_band=(0.5, 0.5))
+
+
 def test_eval_on_synthetic_items(trained: Path, tmp_path: Path) -> None:
     items = evaluate.synthetic_items(12, seed=777, size=(90, 160))
     pred = evaluate.predict(trained / "model.onnx", items)

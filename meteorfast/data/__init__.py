@@ -15,6 +15,8 @@ SHIPPED_MODELS = {"default": MODELS / "meteorfast-lite0.onnx", "fast": MODELS / 
 is the more accurate; ``fast`` takes 224x224, the model shipped before it, at 0.58 times the arithmetic, for CPUs
 that must run many cameras frame by frame."""
 DEFAULT_MODEL = SHIPPED_MODELS["default"]
+SHIPPED_VERIFIERS: dict[str, Path] = {}
+"""The second-look models shipped for the shipped models, by the model's name (see :mod:`meteorfast.verify`)."""
 
 
 def shipped_model(name: str = "default") -> Path:
@@ -45,3 +47,25 @@ def resolve_model(model: str | Path | None) -> Path:
     if isinstance(model, str) and model in SHIPPED_MODELS:
         return shipped_model(model)
     return Path(model)
+
+
+def resolve_verifier(verifier: str | Path | None, model: Path) -> Path | None:
+    """The verifier a detector of ``model`` (a resolved path) uses: ``"auto"`` gives the one shipped for a shipped
+    model that has one (None for any other model), None or ``"none"`` gives None, anything else is taken as a
+    path."""
+    from meteorfast.errors import InputError
+
+    if verifier is None or (isinstance(verifier, str) and verifier == "none"):
+        return None
+    if not (isinstance(verifier, str) and verifier == "auto"):
+        return Path(verifier)
+    for name, path in SHIPPED_MODELS.items():
+        if name in SHIPPED_VERIFIERS and model.resolve() == path.resolve():
+            shipped = SHIPPED_VERIFIERS[name]
+            if not shipped.is_file():
+                raise InputError(
+                    f"verifier: expected the verifier shipped for the {name} model at {shipped}, which this install "
+                    "lacks; reinstall meteorfast, or pass verifier=None (--verifier none) to run without it"
+                )
+            return shipped
+    return None

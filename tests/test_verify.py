@@ -1,0 +1,161 @@
+"""The second look (meteorfast.verify): crops, the band, the stored spec, and the detector deciding the unsure frames
+with a verifier's probability at the located point."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from meteorfast.calibration import THRESHOLD_KEY
+from meteorfast.detector import Detector
+from meteorfast.errors import EngineMismatchError, InputError
+from meteorfast.verify import VERIFY_KEY, VerifySpec, combine, crop_boxes, crops, in_band, read_spec
+
+onnx = pytest.importorskip("onnx", reason="onnx (the [train] and [test] extras) builds the test graphs")
+
+
+def build_mean_verifier(path: Path, size: int = 64, meta: dict[str, str] | None = None) -> Path:
+    """A real ONNX graph with a verifier's I/O: ``prob`` is the mean of the ``size`` px crop / 255, so a test can
+    compute what the detector must report; ``meta`` goes into its metadata_props."""
+    from onnx import TensorProto, helper
+
+    nodes = [
+        helper.make_node("Cast", ["frames"], ["xf"], to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["xf", "inv255"], ["x"]),
+        helper.make_node("ReduceMean", ["x", "chw"], ["prob"], keepdims=0),
+    ]
+    inits = [
+        helper.make_tensor("inv255", TensorProto.FLOAT, [], [1 / 255]),
+        helper.make_tensor("chw", TensorProto.INT64, [3], [1, 2, 3]),
+    ]
+    graph = helper.make_graph(
+        nodes, "mean", [helper.make_tensor_value_info("frames", TensorProto.UINT8, ["batch", 1, size, size])],
+        [helper.make_tensor_value_info("prob", TensorProto.FLOAT, ["batch"])], inits,
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 9
+    for key, value in (meta or {}).items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
+
+
+def spec_meta(low: float = 0.05, high: float = 0.95, modes: tuple[str, ...] = ("frame",)) -> dict[str, str]:
+    return {VERIFY_KEY: VerifySpec(low, high, modes).to_json()}
+
+
+def sky_with_spots(spots: list[tuple[int, int, int]], shape: tuple[int, int] = (360, 640)) -> np.ndarray:
+    """A dark noisy frame with a 7x7 spot of ``value`` at each ``(x, y, value)`` (wide enough that the area resize to
+    the spot model's 224x224 input keeps its value)."""
+    img = np.random.default_rng(7).integers(5, 12, shape).astype(np.uint8)
+    for x, y, value in spots:
+        img[y - 3 : y + 4, x - 3 : x + 4] = value
+    return img
+
+
+def test_crop_boxes_centre_on_the_point_and_stay_inside_the_frame() -> None:
+    shapes = [(720, 1280)] * 4 + [(100, 50)]
+    boxes = crop_boxes(shapes, [640.5, 3.0, 1279.0, np.nan, 20.0], [360.5, 700.0, 2.0, np.nan, 50.0], (160, 160))
+    np.testing.assert_array_equal(boxes[0], [281, 561, 441, 721])  # pixel (360, 640) holds the point: 80 px each side
+    np.testing.assert_array_equal(boxes[1], [560, 0, 720, 160])  # pushed inside at the bottom left
+    np.testing.assert_array_equal(boxes[2], [0, 1120, 160, 1280])  # and at the top right
+    np.testing.assert_array_equal(boxes[3], [280, 560, 440, 720])  # no point: the frame's centre
+    np.testing.assert_array_equal(boxes[4], [0, 0, 100, 50])  # a frame smaller than the crop is taken whole
+    img = np.arange(720 * 1280, dtype=np.int64).reshape(720, 1280)
+    (crop,) = crops([img], [640.5], [360.5], (160, 160))
+    assert crop.shape == (160, 160)
+    assert crop[80, 80] == img[361, 641]
+    with pytest.raises(InputError, match="one point per frame"):
+        crop_boxes(shapes, [1.0], [1.0], (160, 160))
+
+
+def test_the_band_is_closed_below_and_open_above_and_combine_takes_the_second_look_inside_it() -> None:
+    spec = VerifySpec(0.05, 0.95)
+    first = np.array([0.0, 0.0499, 0.05, 0.5, 0.9499, 0.95, 1.0], np.float32)
+    second = np.full(7, 0.25, np.float32)
+    np.testing.assert_array_equal(in_band(first, spec), [False, False, True, True, True, False, False])
+    expected = np.array([0, 0.0499, 0.25, 0.25, 0.25, 0.95, 1], np.float32)
+    np.testing.assert_array_equal(combine(first, second, spec), expected)
+
+
+def test_the_spec_round_trips_and_a_malformed_one_is_refused_with_the_way_out() -> None:
+    spec = VerifySpec(0.1, 0.9, ("frame", "stack"), "ab12")
+    assert read_spec({VERIFY_KEY: spec.to_json()}) == spec
+    assert read_spec({}) is None
+    for raw in ("0.5", "[0.1, 0.9]", '{"low": 0.1}', '{"low": true, "high": 0.9}', '{"low": 0.9, "high": 0.1}',
+                '{"low": 0.1, "high": 0.9, "modes": ["tile"]}', "{"):  # fmt: skip
+        with pytest.raises(EngineMismatchError, match="train the verifier again"):
+            read_spec({VERIFY_KEY: raw})
+    with pytest.raises(InputError, match="band"):
+        VerifySpec(0.5, 0.5)
+    with pytest.raises(InputError, match="modes"):
+        VerifySpec(0.1, 0.9, ())
+
+
+def test_the_verifier_decides_the_unsure_frames_from_a_crop_at_the_located_point(
+    spot_model: Path, tmp_path: Path
+) -> None:
+    verifier = build_mean_verifier(tmp_path / "verify.onnx", 64, spec_meta())
+    # The spot model's probability is its brightest pixel / 255: sure (255), unsure (128, 60) and quiet (11).
+    frames = [sky_with_spots([(500, 100, 255)]), sky_with_spots([(10, 300, 128)]),
+              sky_with_spots([(320, 180, 60), (330, 182, 60)]), sky_with_spots([])]  # fmt: skip
+    with Detector(spot_model, verifier=None) as plain:
+        first = plain.classify(frames)
+    with Detector(spot_model, verifier=verifier) as det:
+        assert det.verifying
+        assert det.verifier == verifier
+        res = det.classify(frames)
+        assert det.times.items["verify"] == 2  # only the unsure frames were looked at again
+    np.testing.assert_allclose(first.prob, [1, 128 / 255, 60 / 255, 11 / 255], atol=1e-6)
+    unsure = np.array([False, True, True, False])
+    np.testing.assert_array_equal(res.prob[~unsure], first.prob[~unsure])
+    # Inside the band the probability is the verifier's on the crop around the very point the detector reports.
+    expected = [
+        float(c.mean()) / 255 for c in crops([frames[i] for i in (1, 2)], res.x[unsure], res.y[unsure], (64, 64))
+    ]
+    np.testing.assert_allclose(res.prob[unsure], expected, rtol=1e-5)
+    assert (res.prob[unsure] < 0.2).all()
+    assert not res.is_meteor[unsure].any()
+    np.testing.assert_allclose([res.x[1], res.y[1]], [10.5, 300.5], atol=3)  # near the edge: the crop moved inside
+    np.testing.assert_array_equal(res.is_meteor, [True, False, False, False])
+
+
+def test_the_verifiers_threshold_applies_and_an_explicit_one_must_serve_the_mode(
+    spot_model: Path, tmp_path: Path
+) -> None:
+    stored = build_mean_verifier(tmp_path / "stored.onnx", 64, {**spec_meta(), THRESHOLD_KEY: '{"frame": 0.02}'})
+    with Detector(spot_model, verifier=stored) as det:
+        assert det.threshold == 0.02  # the verifier's, not the default
+        res = det.classify([sky_with_spots([(320, 180, 128)])])
+        assert res.is_meteor[0]
+        assert 0.02 <= res.prob[0] < 0.05
+    with Detector(spot_model, verifier=stored, threshold=0.5) as det:
+        assert det.threshold == 0.5
+    stack_only = build_mean_verifier(tmp_path / "stack_only.onnx", 64, spec_meta(modes=("stack",)))
+    with pytest.raises(InputError, match=r"mode .frame.*verifier=None"):
+        Detector(spot_model, verifier=stack_only).open()
+    with Detector(spot_model, verifier=stack_only, mode="stack") as det:
+        assert det.verifying
+
+
+def test_a_graph_without_the_verifier_metadata_is_refused(spot_model: Path, tmp_path: Path) -> None:
+    plain = build_mean_verifier(tmp_path / "plain.onnx", 64)
+    with pytest.raises(EngineMismatchError, match=f"no {VERIFY_KEY}.*--verifier-for"):
+        Detector(spot_model, verifier=plain).open()
+    with pytest.raises(EngineMismatchError, match="output 'prob'"):
+        Detector(spot_model, verifier=spot_model).open()  # a first look is not a verifier either
+
+
+def test_the_automatic_verifier_is_the_one_shipped_for_a_shipped_model(spot_model: Path) -> None:
+    from meteorfast.data import SHIPPED_MODELS, SHIPPED_VERIFIERS, resolve_verifier
+
+    for name, model in SHIPPED_MODELS.items():
+        assert resolve_verifier("auto", model) == SHIPPED_VERIFIERS.get(name)
+    assert resolve_verifier("auto", spot_model) is None
+    assert resolve_verifier("none", SHIPPED_MODELS["default"]) is None
+    assert resolve_verifier(None, SHIPPED_MODELS["default"]) is None
+    assert resolve_verifier("v.onnx", spot_model) == Path("v.onnx")
