@@ -3,6 +3,7 @@ with a verifier's probability at the located point."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -159,3 +160,48 @@ def test_the_automatic_verifier_is_the_one_shipped_for_a_shipped_model(spot_mode
     assert resolve_verifier("none", SHIPPED_MODELS["default"]) is None
     assert resolve_verifier(None, SHIPPED_MODELS["default"]) is None
     assert resolve_verifier("v.onnx", spot_model) == Path("v.onnx")
+
+
+def test_cli_eval_and_calibrate_take_the_verifier_and_calibrate_writes_its_copy(
+    spot_model: Path, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+    import tempfile
+
+    from meteorfast import evaluate
+
+    verifier = build_mean_verifier(tmp_path / "verify.onnx", 64, spec_meta(0.0, 1.0))
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "meteorfast.cli", *args], capture_output=True, text=True,
+                              timeout=300, cwd=tempfile.gettempdir())  # fmt: skip
+
+    common = ("--synthetic", "6", "--seed", "3", "--json")
+    with_verifier = cli("eval", "--model", str(spot_model), "--verifier", str(verifier), *common)
+    assert with_verifier.returncode == 0, with_verifier.stderr
+    without = cli("eval", "--model", str(spot_model), "--verifier", "none", *common)
+    assert without.returncode == 0, without.stderr
+    assert json.loads(with_verifier.stdout)["verifier"] == str(verifier)
+    assert json.loads(without.stdout)["verifier"] is None
+    items = evaluate.synthetic_items(6, seed=3)
+    expected = evaluate.predict(spot_model, items, verifier=verifier)
+    assert json.loads(with_verifier.stdout)["roc_auc"] == pytest.approx(
+        evaluate.metrics(items, expected, expected.threshold)["roc_auc"], nan_ok=True
+    )
+
+    out = cli("calibrate", str(spot_model), "--verifier", str(verifier), "--synthetic", "8", "--seed", "5",
+              "--target-fpr", "0.25", "--out", str(tmp_path / "cal.onnx"), "--json")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["verifier"] == str(verifier)
+    calib = evaluate.synthetic_items(8, seed=5)
+    labels = np.array([it.label for it in calib])
+    want = evaluate.threshold_for_fpr(evaluate.predict(spot_model, calib, verifier=verifier).prob, labels, 0.25)
+    assert report["threshold"] == pytest.approx(want, rel=0, abs=1e-7)
+    written = {p.key: p.value for p in onnx.load(str(tmp_path / "cal.onnx")).metadata_props}
+    assert read_spec(written) == VerifySpec(0.0, 1.0)  # a copy of the verifier, its band kept
+    with Detector(spot_model, verifier=tmp_path / "cal.onnx") as det:
+        assert det.threshold == pytest.approx(want, rel=0, abs=1e-7)
+    with Detector(spot_model, verifier=None) as det:
+        assert det.threshold == 0.5  # the model itself was not touched
