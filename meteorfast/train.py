@@ -45,6 +45,7 @@ VERIFY_INPUT = (160, 160)
 # A first-look crop of a meteor still is labelled a meteor when its point lies this close to the streak, which then
 # runs at least 24 px inside a 160 px crop; farther points are left out (the streak may show only at the border).
 VERIFY_ON_STREAK_PX = 56.0
+VERIFY_BORDER_PX = 24.0
 # Share of the crops of stills the first look is sure of (outside the band) that are kept.
 VERIFY_EASY_SHARE = 0.25
 
@@ -260,6 +261,12 @@ def _stills(cfg: TrainConfig, n: int, rng: np.random.Generator) -> list[Any]:
     return frames
 
 
+def _on_streak_px(cfg: TrainConfig) -> float:
+    """How close to the streak a verifier's first-look point must be for its crop to count as a meteor: 56 px, or
+    less in a crop too small to hold the streak 24 px inside its border from that far."""
+    return min(VERIFY_ON_STREAK_PX, min(cfg.input_size) / 2 - VERIFY_BORDER_PX)
+
+
 def verifier_batches(
     cfg: TrainConfig, start_step: int, count: int
 ) -> Iterator[tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]]:
@@ -273,7 +280,7 @@ def verifier_batches(
         raise InputError("train: verifier batches need verifier_for, the first-look model")
     prep = Preprocessor(cfg.input_size, cfg.in_chans)
     low, high = cfg.verify_band
-    on_streak = min(VERIFY_ON_STREAK_PX, min(cfg.input_size) / 2 - 24)
+    on_streak = _on_streak_px(cfg)
     # The first look's points are searched on every still, as the detector searches the ones it verifies.
     with Detector(cfg.verifier_for, batch_size=16, search="all", threads=1, verifier=None) as first:
         for step in range(start_step, start_step + count):
@@ -422,7 +429,7 @@ def _data_line(cfg: TrainConfig) -> str:
             f"{cfg.input_size[0]}x{cfg.input_size[1]} px from synthetic stills at {cfg.synth_size[1]}x"
             f"{cfg.synth_size[0]} ({cfg.meteor_fraction:.0%} meteors, a fresh seed per step): around the first "
             f"look's located points (a meteor still's crop counts as a meteor where its point is within "
-            f"{VERIFY_ON_STREAK_PX:g} px of the streak, and is left out farther off) and around points of the true "
+            f"{_on_streak_px(cfg):g} px of the streak, and is left out farther off) and around points of the true "
             f"streak; crops of stills whose first-look probability lies in [{low:g}, {high:g}) are all kept, the "
             f"others in {VERIFY_EASY_SHARE:.0%}{short}{kinds}. No real frame was used in training."
         )
