@@ -5,7 +5,7 @@ wall times, and for the verifier's run the share of stills it looked at and its 
 verifier the unsure stills also get the candidate search (the crop goes where the search settles), which the
 ratio includes. Ratios inside one run, so the machine's noise cancels.
 
-    python benchmarks/verify_cost.py [--json benchmarks/results/verify_cost.json]
+    python benchmarks/verify_cost.py [--verifier V] [--json benchmarks/results/verify_cost.json]
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=256)
     parser.add_argument("--pairs", type=int, default=5)
+    parser.add_argument("--verifier", default="auto", help="the verifier (default: the one shipped for the model)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
 
@@ -29,7 +30,9 @@ def main() -> int:
     from meteorfast.io import emit_json
 
     images = [it.image for it in synthetic_items(args.frames, 2026)]
-    plain, second = Detector(verifier=None), Detector()
+    plain, second = Detector(verifier=None), Detector(verifier=args.verifier)
+    if not second.verifying:
+        parser.error("expected a verifier: the default model ships none here; pass --verifier V")
     for det in (plain, second):
         det.classify(images[:32])  # warm-up: sessions, caches
     ratios, plain_s, second_s, verified, verify_ms = [], [], [], [], []
@@ -47,6 +50,7 @@ def main() -> int:
         verify_ms.append(second.times.ms_per_item()["verify"])
     result = {
         "command": "python " + " ".join(sys.argv),
+        "verifier": str(second.verifier),
         "frames": len(images),
         "pairs": args.pairs,
         "ms_per_frame_without": round(1e3 * float(np.median(plain_s)) / len(images), 2),
