@@ -94,15 +94,16 @@ def test_classify_result_arrays_and_input_kinds(spot_model: Path) -> None:
 
 def test_tta_averages_the_probability_over_the_input_and_its_mirror_images() -> None:
     """Frames at the shipped model's own input size (no resize): the TTA probability is the mean of the plain
-    probabilities of the frame and its two mirror images, and the point and the CAM are the plain ones."""
+    probabilities of the frame and its two mirror images, and the point and the CAM are the plain ones (the model's
+    own: no second look, which would replace the unsure ones)."""
     frames = []
     for i, seg in enumerate([(40.5, 30.5, 90.5, 60.5), (300.5, 180.5, 330.5, 120.5), (200.5, 100.5, 215.5, 104.5)]):
         frames.append(with_streak(sky((224, 384), i), seg, value=60 + 40 * i))
-    plain = Detector(batch_size=4, search="all")
+    plain = Detector(batch_size=4, search="all", verifier=None)
     mirrors = plain.classify([m for f in frames for m in (f, f[:, ::-1], f[::-1])])
     want = mirrors.prob.reshape(-1, 3).mean(axis=1)
     base = plain.classify(frames)
-    tta = Detector(batch_size=2, search="all", tta=True).classify(frames)  # batch 2: three inputs take two calls
+    tta = Detector(batch_size=2, search="all", tta=True, verifier=None).classify(frames)  # batch 2: two calls
     np.testing.assert_allclose(tta.prob, want, rtol=0, atol=1e-5)
     assert np.abs(base.prob - want).max() > 1e-3  # the mirrors change this model's answer, so the test can fail
     np.testing.assert_allclose(tta.x, base.x, atol=1e-4)
