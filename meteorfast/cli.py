@@ -409,6 +409,16 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_merge_verifiers(args: argparse.Namespace) -> int:
+    from meteorfast.verify import merge
+
+    path = merge(args.verifiers, args.out, args.first_weight)
+    print(f"wrote {path}: {len(args.verifiers)} verifiers, their mean blended with the first look at weight "
+          f"{args.first_weight}; set its threshold with `meteorfast calibrate MODEL --verifier {path} --target-fpr F "
+          "--out OUT`")  # fmt: skip
+    return 0
+
+
 def _cmd_build_engine(args: argparse.Namespace) -> int:
     from meteorfast.backends.tensorrt import build_engine
     from meteorfast.data import resolve_model
@@ -683,6 +693,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the .onnx to write: the model's (or the verifier's) copy with the threshold")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_calibrate)
+
+    p = sub.add_parser(
+        "merge-verifiers", help="one verifier graph from several trained behind the same model: their mean probability"
+    )
+    p.add_argument("verifiers", nargs="+", help="verifier .onnx files (from `meteorfast train --verifier-for`)")
+    p.add_argument(
+        "--first-weight",
+        type=float,
+        default=0.0,
+        metavar="W",
+        help="in the band, sigmoid(W logit first look + (1 - W) logit verifiers) decides (default 0)",
+    )
+    p.add_argument("--out", required=True, help="the .onnx to write (no threshold yet: run `calibrate` on it)")
+    p.set_defaults(func=_cmd_merge_verifiers)
 
     p = sub.add_parser("build-engine", help="build a TensorRT engine (and its manifest) from an exported graph")
     p.add_argument(

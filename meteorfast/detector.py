@@ -28,7 +28,7 @@ from meteorfast.stream.events import Event, EventBuilder
 from meteorfast.stream.flicker import DEFAULT_FLICKER
 from meteorfast.stream.pipeline import Batcher, Item, Reader, SourceStats
 from meteorfast.stream.sources import Frame, Source, SourceSpec, check_frame, open_source, to_grey
-from meteorfast.verify import VERIFY_KEY, VerifySpec, in_band
+from meteorfast.verify import VERIFY_KEY, VerifySpec, combine, in_band
 
 Mode = Literal["frame", "stack"]
 LocalizeMode = Literal["fused", "paper"]
@@ -163,9 +163,10 @@ class Detector:
       (``benchmarks/RESULTS.md``).
     - ``verifier``: the second look (see :mod:`meteorfast.verify`): a model that classifies a native-resolution
       crop around the located point of each item whose probability lies in its band, and whose probability then
-      replaces the first look's. ``"auto"`` (default) takes the verifier shipped for the shipped default model,
-      with that model, in the modes it serves (single frames), and none otherwise; ``None`` turns it off; a path
-      names a verifier ``.onnx`` or ``.engine``. With a verifier, the threshold the verifier stores is the default.
+      replaces the first look's (or is blended with it, as the verifier's spec says). ``"auto"`` (default) takes
+      the verifier shipped for the shipped default model, with that model, in the modes it serves (single frames),
+      and none otherwise; ``None`` turns it off; a path names a verifier ``.onnx`` or ``.engine``. With a
+      verifier, the threshold the verifier stores is the default.
     """
 
     def __init__(
@@ -635,10 +636,11 @@ class Detector:
             cx, cy, weight = self._candidates(prob, px, py, cams, fine, geo, best_idx, (in_h, in_w), band)
             px, py = refine_points([it.image for it in items], cx, cy, geo[best_idx, :2] * cell_in, weight=weight)
             self.times.add("refine", time.perf_counter() - began, len(items))
-        if band.any():  # the second look, at the point the search settled on
+        if spec is not None and band.any():  # the second look, at the point the search settled on
             sel = np.flatnonzero(band)
-            final = final.copy()
-            final[sel] = self._second_look([items[int(i)].image for i in sel], px[sel], py[sel])
+            second = np.zeros_like(final)
+            second[sel] = self._second_look([items[int(i)].image for i in sel], px[sel], py[sel])
+            final = combine(final, second, spec)
         for i, it in enumerate(items):
             lo, hi = int(bounds[i]), int(bounds[i + 1])
             b = best_idx[i]

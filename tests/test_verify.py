@@ -12,7 +12,7 @@ import pytest
 from meteorfast.calibration import THRESHOLD_KEY
 from meteorfast.detector import Detector
 from meteorfast.errors import EngineMismatchError, InputError
-from meteorfast.verify import VERIFY_KEY, VerifySpec, combine, crop_boxes, crops, in_band, read_spec
+from meteorfast.verify import MEMBERS_KEY, VERIFY_KEY, VerifySpec, combine, crop_boxes, crops, in_band, merge, read_spec
 
 onnx = pytest.importorskip("onnx", reason="onnx (the [train] and [test] extras) builds the test graphs")
 
@@ -45,8 +45,10 @@ def build_mean_verifier(path: Path, size: int = 64, meta: dict[str, str] | None 
     return path
 
 
-def spec_meta(low: float = 0.05, high: float = 0.95, modes: tuple[str, ...] = ("frame",)) -> dict[str, str]:
-    return {VERIFY_KEY: VerifySpec(low, high, modes).to_json()}
+def spec_meta(
+    low: float = 0.05, high: float = 0.95, modes: tuple[str, ...] = ("frame",), first_look: str = ""
+) -> dict[str, str]:
+    return {VERIFY_KEY: VerifySpec(low, high, modes, first_look).to_json()}
 
 
 def sky_with_spots(spots: list[tuple[int, int, int]], shape: tuple[int, int] = (360, 640)) -> np.ndarray:
@@ -83,18 +85,43 @@ def test_the_band_is_closed_below_and_open_above_and_combine_takes_the_second_lo
     np.testing.assert_array_equal(combine(first, second, spec), expected)
 
 
+def test_with_a_first_look_weight_combine_blends_the_two_logits_inside_the_band_only() -> None:
+    spec = VerifySpec(0.05, 0.95, first_weight=0.25)
+    first = np.array([0.01, 0.2, 0.6, 0.94, 0.97, 0.3], np.float32)
+    second = np.array([0.9, 0.9, 0.1, 0.5, 0.0, 1.0], np.float32)
+
+    def logit(p: float) -> float:
+        return float(np.log(p / (1 - p)))
+
+    blend = [
+        1 / (1 + np.exp(-(0.25 * logit(a) + 0.75 * logit(b)))) for a, b in zip(first[1:4], second[1:4], strict=True)
+    ]
+    got = combine(first, second, spec)
+    np.testing.assert_allclose(got[1:4], blend, rtol=1e-6)
+    assert got[0] == first[0]  # outside the band the first look stands
+    assert got[4] == first[4]
+    assert 0.99 < got[5] < 1.0  # a verifier's sure 1.0 saturates but stays finite
+    assert got.dtype == np.float32
+    # The first look pulls the verifier's answer its way: 0.6 with a verifier's 0.1 ends between them.
+    assert second[2] < got[2] < first[2]
+
+
 def test_the_spec_round_trips_and_a_malformed_one_is_refused_with_the_way_out() -> None:
-    spec = VerifySpec(0.1, 0.9, ("frame", "stack"), "ab12")
+    spec = VerifySpec(0.1, 0.9, ("frame", "stack"), "ab12", 0.25)
     assert read_spec({VERIFY_KEY: spec.to_json()}) == spec
+    assert read_spec({VERIFY_KEY: '{"low": 0.1, "high": 0.9}'}) == VerifySpec(0.1, 0.9)  # older verifiers: weight 0
     assert read_spec({}) is None
     for raw in ("0.5", "[0.1, 0.9]", '{"low": 0.1}', '{"low": true, "high": 0.9}', '{"low": 0.9, "high": 0.1}',
-                '{"low": 0.1, "high": 0.9, "modes": ["tile"]}', "{"):  # fmt: skip
+                '{"low": 0.1, "high": 0.9, "modes": ["tile"]}', "{", '{"low": 0.1, "high": 0.9, "first_weight": 1}',
+                '{"low": 0.1, "high": 0.9, "first_weight": true}'):  # fmt: skip
         with pytest.raises(EngineMismatchError, match="train the verifier again"):
             read_spec({VERIFY_KEY: raw})
     with pytest.raises(InputError, match="band"):
         VerifySpec(0.5, 0.5)
     with pytest.raises(InputError, match="modes"):
         VerifySpec(0.1, 0.9, ())
+    with pytest.raises(InputError, match=r"first-look weight in \[0, 1\)"):
+        VerifySpec(0.1, 0.9, first_weight=-0.1)
 
 
 def test_the_verifier_decides_the_unsure_frames_from_a_crop_at_the_located_point(
@@ -205,3 +232,71 @@ def test_cli_eval_and_calibrate_take_the_verifier_and_calibrate_writes_its_copy(
         assert det.threshold == pytest.approx(want, rel=0, abs=1e-7)
     with Detector(spot_model, verifier=None) as det:
         assert det.threshold == 0.5  # the model itself was not touched
+
+
+def test_merged_verifiers_see_the_centre_of_one_crop_each_at_its_size_and_give_their_mean(
+    spot_model: Path, tmp_path: Path
+) -> None:
+    import onnxruntime as ort
+
+    big = build_mean_verifier(tmp_path / "big.onnx", 64, spec_meta(first_look="f1"))
+    small = build_mean_verifier(tmp_path / "small.onnx", 32, spec_meta(first_look="f1"))
+    merged = merge([big, small], tmp_path / "merged.onnx", first_weight=0.25)
+    meta = {p.key: p.value for p in onnx.load(str(merged)).metadata_props}
+    assert read_spec(meta) == VerifySpec(0.05, 0.95, ("frame",), "f1", 0.25)
+    assert [m["size"] for m in json.loads(meta[MEMBERS_KEY])] == [[64, 64], [32, 32]]
+    assert THRESHOLD_KEY not in meta  # the members' thresholds do not hold for their mean: calibrate sets one
+    x = np.random.default_rng(3).integers(0, 256, (3, 1, 64, 64), dtype=np.uint8)
+    x[:, :, 16:48, 16:48] //= 4  # a darker centre, so that a member looking elsewhere would be caught
+    (prob,) = ort.InferenceSession(str(merged)).run(["prob"], {"frames": x})
+    want = (x.mean(axis=(1, 2, 3)) + x[:, :, 16:48, 16:48].mean(axis=(1, 2, 3))) / 2 / 255
+    np.testing.assert_allclose(prob, want, rtol=1e-5)
+    assert prob.shape == (3,)
+
+    # In the detector: the crop is the largest member's, and the blend with the first look decides.
+    frames = [sky_with_spots([(200, 150, 128), (205, 152, 128)]), sky_with_spots([(500, 100, 255)])]
+    with Detector(spot_model, verifier=None) as plain:
+        first = plain.classify(frames).prob
+    with Detector(spot_model, verifier=merged) as det:
+        res = det.classify(frames)
+    (crop,) = crops([frames[0]], res.x[:1], res.y[:1], (64, 64))
+    second = np.float32((crop.mean() + crop[16:48, 16:48].mean()) / 2 / 255)
+    want0 = combine(first[:1], np.array([second]), VerifySpec(0.05, 0.95, first_weight=0.25))[0]
+    assert res.prob[0] == pytest.approx(want0, rel=1e-5)
+    assert res.prob[1] == first[1]  # a sure first look is not looked at again
+
+
+def test_merging_refuses_verifiers_of_different_bands_or_first_looks_and_graphs_that_are_not_verifiers(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+    import sys
+
+    a = build_mean_verifier(tmp_path / "a.onnx", 64, spec_meta(first_look="f1"))
+    with pytest.raises(InputError, match="two or more"):
+        merge([a], tmp_path / "m.onnx")
+    other_band = build_mean_verifier(tmp_path / "b.onnx", 64, spec_meta(0.1, 0.9, first_look="f1"))
+    with pytest.raises(InputError, match=r"one band, modes and first look.*same model"):
+        merge([a, other_band], tmp_path / "m.onnx")
+    other_first = build_mean_verifier(tmp_path / "c.onnx", 64, spec_meta(first_look="f2"))
+    with pytest.raises(InputError, match="first look"):
+        merge([a, other_first], tmp_path / "m.onnx")
+    plain = build_mean_verifier(tmp_path / "plain.onnx", 64)
+    with pytest.raises(InputError, match=f"no {VERIFY_KEY}"):
+        merge([a, plain], tmp_path / "m.onnx")
+    assert not (tmp_path / "m.onnx").exists()
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "meteorfast.cli", *args], capture_output=True, text=True,
+                              timeout=120)  # fmt: skip
+
+    bad = cli("merge-verifiers", str(a), str(other_band), "--out", str(tmp_path / "m.onnx"))
+    assert bad.returncode == 2
+    assert len(bad.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in bad.stderr
+    good = cli("merge-verifiers", str(a), str(a), "--first-weight", "0.5", "--out", str(tmp_path / "m.onnx"))
+    assert good.returncode == 0, good.stderr
+    assert "meteorfast calibrate" in good.stdout
+    assert read_spec({p.key: p.value for p in onnx.load(str(tmp_path / "m.onnx")).metadata_props}) == VerifySpec(
+        0.05, 0.95, ("frame",), "f1", 0.5
+    )
