@@ -32,7 +32,7 @@ def main() -> int:
     images = [it.image for it in synthetic_items(args.frames, 2026)]
     plain, second = Detector(verifier=None), Detector(verifier=args.verifier)
     if not second.verifying:
-        parser.error("expected a verifier: the default model ships none here; pass --verifier V")
+        parser.error(f"expected a verifier, got none for --verifier {args.verifier}; pass --verifier V")
     for det in (plain, second):
         det.classify(images[:32])  # warm-up: sessions, caches
     ratios, plain_s, second_s, verified, verify_ms = [], [], [], [], []

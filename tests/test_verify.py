@@ -189,6 +189,43 @@ def test_the_automatic_verifier_is_the_one_shipped_for_a_shipped_model(spot_mode
     assert resolve_verifier("v.onnx", spot_model) == Path("v.onnx")
 
 
+def test_the_default_model_ships_a_verifier_for_stills_that_sets_the_threshold() -> None:
+    from meteorfast.calibration import stored_threshold
+    from meteorfast.data import SHIPPED_MODELS, SHIPPED_VERIFIERS
+
+    shipped = SHIPPED_VERIFIERS["default"]
+    meta = {p.key: p.value for p in onnx.load(str(shipped)).metadata_props}
+    spec = read_spec(meta)
+    stored = stored_threshold(meta, "frame")
+    assert spec is not None
+    assert stored is not None
+    assert spec.modes == ("frame",)
+    assert spec.low <= stored <= spec.high  # a still the first look is sure of keeps its answer
+    default = SHIPPED_MODELS["default"]
+    first_meta = {p.key: p.value for p in onnx.load(str(default), load_external_data=False).metadata_props}
+    assert spec.first_look == first_meta["meteorfast.weights_sha256"]  # trained behind these very weights
+    assert default.stat().st_size + shipped.stat().st_size <= 20 * 10**6  # the budget for the shipped model
+    from meteorfast.evaluate import synthetic_items
+
+    frames = [it.image for it in synthetic_items(12, seed=21)]
+    with Detector(verifier=None) as plain:
+        first = plain.classify(frames).prob
+    band = (first >= spec.low) & (first < spec.high)
+    with Detector() as det:
+        assert det.verifying
+        assert det.verifier == shipped
+        assert det.threshold == stored
+        res = det.classify(frames)
+        # Every still the first look is unsure of gets a crop at native resolution, and no other still does.
+        assert det.times.items.get("verify", 0) == int(band.sum())
+    np.testing.assert_array_equal(res.prob[~band], first[~band])
+    assert np.isfinite(res.prob).all()
+    with Detector(mode="stack") as det:
+        assert not det.verifying  # it serves stills; stacks go without it
+    with Detector("fast") as det:
+        assert not det.verifying  # trained behind the default model's points, not the fast one's
+
+
 def test_cli_eval_and_calibrate_take_the_verifier_and_calibrate_writes_its_copy(
     spot_model: Path, tmp_path: Path
 ) -> None:

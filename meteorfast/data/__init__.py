@@ -15,8 +15,10 @@ SHIPPED_MODELS = {"default": MODELS / "meteorfast-lite0.onnx", "fast": MODELS / 
 is the more accurate; ``fast`` takes 224x224, the model shipped before it, at 0.58 times the arithmetic, for CPUs
 that must run many cameras frame by frame."""
 DEFAULT_MODEL = SHIPPED_MODELS["default"]
-SHIPPED_VERIFIERS: dict[str, Path] = {}
-"""The second-look models shipped for the shipped models, by the model's name (see :mod:`meteorfast.verify`)."""
+SHIPPED_VERIFIERS: dict[str, Path] = {"default": MODELS / "meteorfast-lite0-verify.onnx"}
+"""The second-look models shipped for the shipped models, by the model's name (see :mod:`meteorfast.verify` and
+``models/MODEL_CARD.md``): the default model's is two verifiers trained behind it, merged, on a 224 px crop of the
+still at native resolution; it serves single frames."""
 
 
 def shipped_model(name: str = "default") -> Path:
