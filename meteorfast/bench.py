@@ -223,6 +223,8 @@ def bench_batches(
             "batch": batch, "fps": fps, "p50_ms": _pct(lat, 50) * 1e3, "p99_ms": _pct(lat, 99) * 1e3,
             "stage_ms": {k: round(v, 3) for k, v in stage.items() if k != "stack"},  # no stacks here
             "cameras_at_fps": fps / cfg.fps,
+            # The detector's own path: the default model's stills get its second look (None: no verifier ran).
+            "verifier": str(det.verifier) if det.verifying else None,
         }  # fmt: skip
         if fwd_s:
             # Grad-CAM's overhead: the full graph's infer + CAM + native localisation against the forward-only
@@ -336,10 +338,11 @@ def bench_streams(model: Path, cfg: BenchConfig, video: Path, progress: Callable
             "decode_ms": 1e3 * src.decode_s / max(src.decoded, 1),
         })  # fmt: skip
     stage = stage_ms_per_frame(det)
+    verifier = str(det.verifier) if det.verifying else None
     det.close()
     dropped = sum(p["dropped_frames"] for p in per)
     result = {
-        "streams": cfg.streams, "mode": cfg.mode, "flicker": cfg.flicker, "fps_target": cfg.fps,
+        "streams": cfg.streams, "mode": cfg.mode, "flicker": cfg.flicker, "fps_target": cfg.fps, "verifier": verifier,
         "seconds": cfg.stream_seconds,
         "batch": batch, "wall_s": wall, "sources": per, "dropped_frames": dropped,
         # Kept up: nothing dropped, and no frame waited more than a second for its result (a pipeline that falls

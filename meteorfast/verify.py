@@ -5,7 +5,7 @@ times). A meteor shorter than about 120 px becomes a dash as short as a satellit
 the two apart at full resolution (a meteor's light curve rises and fades, a satellite's dash is even and ends
 sharply, a flaring satellite has an even dash on either side of its flare) is averaged away. The first look's located
 point is nonetheless on the streak (median under 1 px), so a second model, the *verifier*, looks at the frame's own
-pixels there: a square crop of its input size (160 px for the shipped one) centred on the point, moved inside the
+pixels there: a square crop of its input size (224 px for the shipped one) centred on the point, moved inside the
 frame where the point is near an edge.
 
 The decision (:func:`combine`): the final meteor probability is the first look's ``p1`` where ``p1 < low`` or

@@ -62,10 +62,12 @@ def test_bench_json_has_every_key_with_sane_values(tiny: Path, tmp_path: Path) -
     assert res["int8_speedup"] is None  # FP32 run
     assert res["post_share_of_infer"] >= 0
     assert [b["batch"] for b in res["batches"]] == [1, 4]
+    assert [b["verifier"] for b in res["batches"]] == [None, None]  # a model with no second look is labelled so
     assert res["kernels"]["postprocess"]["speedup_median"] > 0
     assert res["kernels"]["stacking"]["native_ms"] > 0
     stream = res["stream"]
     assert stream["streams"] == 2
+    assert stream["verifier"] is None
     assert len(stream["sources"]) == 2
     for src in stream["sources"]:
         assert src["frames"] == 50  # 2 s at 25 fps, real-time
