@@ -25,6 +25,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -179,7 +180,8 @@ def merge(paths: Sequence[str | Path], dst: str | Path, first_weight: float = 0.
 
     if len(paths) < 2:
         raise InputError(f"merge-verifiers: expected two or more verifier graphs, got {len(paths)}")
-    models, specs, sizes = [], [], []
+    models: list[Any] = []
+    specs, sizes, metas = [], [], []
     for path in paths:
         if Path(path).suffix.lower() != ".onnx" or not Path(path).is_file():
             raise InputError(f"merge-verifiers: expected an existing verifier .onnx, got {str(path)!r}")
@@ -195,8 +197,16 @@ def merge(paths: Sequence[str | Path], dst: str | Path, first_weight: float = 0.
                 f"{VERIFY_KEY} in its metadata), got {str(path)!r} with inputs {sorted(inputs)} and "
                 f"{'no' if spec is None else 'a'} {VERIFY_KEY}; train one with `meteorfast train --verifier-for MODEL`"
             )
+        opsets = {o.domain: o.version for o in model.opset_import}
+        if models and opsets != {o.domain: o.version for o in models[0].opset_import}:
+            raise InputError(
+                f"merge-verifiers: expected one ONNX opset, got {dict(opsets)} for {str(path)!r} and "
+                f"{ {o.domain: o.version for o in models[0].opset_import} } for {str(paths[0])!r}; export them with "
+                "one meteorfast version"
+            )
         models.append(model)
         specs.append((spec, meta.get("meteorfast.weights_sha256", "")))
+        metas.append(meta)
         sizes.append((int(dims[1]), int(dims[2]), int(dims[3])))  # type: ignore[arg-type]
     first = specs[0][0]
     for path, (spec, _), size in zip(paths, specs, sizes, strict=True):
@@ -244,7 +254,11 @@ def merge(paths: Sequence[str | Path], dst: str | Path, first_weight: float = 0.
     spec = VerifySpec(first.low, first.high, first.modes, first.first_look, float(first_weight))
     members = [{"path": Path(p).name, "size": [h, w], "weights_sha256": sha}
                for p, (_, sha), (_, h, w) in zip(paths, specs, sizes, strict=True)]  # fmt: skip
-    for key, value in ((VERIFY_KEY, spec.to_json()), (MEMBERS_KEY, json.dumps(members))):
+    entries = {VERIFY_KEY: spec.to_json(), MEMBERS_KEY: json.dumps(members)}
+    if "meteorfast.input" in metas[0]:  # the first member's input, at the merged crop's size
+        entries["meteorfast.input"] = json.dumps({**json.loads(metas[0]["meteorfast.input"]), "height": height,
+                                                  "width": width})  # fmt: skip
+    for key, value in entries.items():
         entry = merged.metadata_props.add()
         entry.key, entry.value = key, value
     onnx.checker.check_model(merged)

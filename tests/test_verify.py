@@ -276,12 +276,14 @@ def test_merged_verifiers_see_the_centre_of_one_crop_each_at_its_size_and_give_t
 ) -> None:
     import onnxruntime as ort
 
+    described = {"meteorfast.input": json.dumps({"name": "frames", "channels": 1, "height": 32, "width": 32})}
     big = build_mean_verifier(tmp_path / "big.onnx", 64, spec_meta(first_look="f1"))
-    small = build_mean_verifier(tmp_path / "small.onnx", 32, spec_meta(first_look="f1"))
-    merged = merge([big, small], tmp_path / "merged.onnx", first_weight=0.25)
+    small = build_mean_verifier(tmp_path / "small.onnx", 32, {**spec_meta(first_look="f1"), **described})
+    merged = merge([small, big], tmp_path / "merged.onnx", first_weight=0.25)
     meta = {p.key: p.value for p in onnx.load(str(merged)).metadata_props}
+    assert json.loads(meta["meteorfast.input"]) == {"name": "frames", "channels": 1, "height": 64, "width": 64}
     assert read_spec(meta) == VerifySpec(0.05, 0.95, ("frame",), "f1", 0.25)
-    assert [m["size"] for m in json.loads(meta[MEMBERS_KEY])] == [[64, 64], [32, 32]]
+    assert [m["size"] for m in json.loads(meta[MEMBERS_KEY])] == [[32, 32], [64, 64]]
     assert THRESHOLD_KEY not in meta  # the members' thresholds do not hold for their mean: calibrate sets one
     x = np.random.default_rng(3).integers(0, 256, (3, 1, 64, 64), dtype=np.uint8)
     x[:, :, 16:48, 16:48] //= 4  # a darker centre, so that a member looking elsewhere would be caught
