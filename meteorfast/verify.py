@@ -181,7 +181,8 @@ def merge(paths: Sequence[str | Path], dst: str | Path, first_weight: float = 0.
     if len(paths) < 2:
         raise InputError(f"merge-verifiers: expected two or more verifier graphs, got {len(paths)}")
     models: list[Any] = []
-    specs, sizes, metas = [], [], []
+    specs: list[VerifySpec] = []
+    sizes, metas, opsets = [], [], []
     for path in paths:
         if Path(path).suffix.lower() != ".onnx" or not Path(path).is_file():
             raise InputError(f"merge-verifiers: expected an existing verifier .onnx, got {str(path)!r}")
@@ -197,19 +198,18 @@ def merge(paths: Sequence[str | Path], dst: str | Path, first_weight: float = 0.
                 f"{VERIFY_KEY} in its metadata), got {str(path)!r} with inputs {sorted(inputs)} and "
                 f"{'no' if spec is None else 'a'} {VERIFY_KEY}; train one with `meteorfast train --verifier-for MODEL`"
             )
-        opsets = {o.domain: o.version for o in model.opset_import}
-        if models and opsets != {o.domain: o.version for o in models[0].opset_import}:
+        opsets.append({o.domain: o.version for o in model.opset_import})
+        if opsets[-1] != opsets[0]:
             raise InputError(
-                f"merge-verifiers: expected one ONNX opset, got {dict(opsets)} for {str(path)!r} and "
-                f"{ {o.domain: o.version for o in models[0].opset_import} } for {str(paths[0])!r}; export them with "
-                "one meteorfast version"
+                f"merge-verifiers: expected one ONNX opset, got {opsets[-1]} for {str(path)!r} and {opsets[0]} for "
+                f"{str(paths[0])!r}; export them with one meteorfast version"
             )
         models.append(model)
-        specs.append((spec, meta.get("meteorfast.weights_sha256", "")))
+        specs.append(spec)
         metas.append(meta)
         sizes.append((int(dims[1]), int(dims[2]), int(dims[3])))  # type: ignore[arg-type]
-    first = specs[0][0]
-    for path, (spec, _), size in zip(paths, specs, sizes, strict=True):
+    first = specs[0]
+    for path, spec, size in zip(paths, specs, sizes, strict=True):
         if (spec.low, spec.high, spec.modes, spec.first_look) != (first.low, first.high, first.modes, first.first_look):
             raise InputError(
                 f"merge-verifiers: expected verifiers with one band, modes and first look, got [{first.low}, "
@@ -252,8 +252,8 @@ def merge(paths: Sequence[str | Path], dst: str | Path, first_weight: float = 0.
     merged = helper.make_model(graph, opset_imports=list(models[0].opset_import))
     merged.ir_version = models[0].ir_version
     spec = VerifySpec(first.low, first.high, first.modes, first.first_look, float(first_weight))
-    members = [{"path": Path(p).name, "size": [h, w], "weights_sha256": sha}
-               for p, (_, sha), (_, h, w) in zip(paths, specs, sizes, strict=True)]  # fmt: skip
+    members = [{"path": Path(p).name, "size": [h, w], "weights_sha256": meta.get("meteorfast.weights_sha256", "")}
+               for p, meta, (_, h, w) in zip(paths, metas, sizes, strict=True)]  # fmt: skip
     entries = {VERIFY_KEY: spec.to_json(), MEMBERS_KEY: json.dumps(members)}
     if "meteorfast.input" in metas[0]:  # the first member's input, at the merged crop's size
         entries["meteorfast.input"] = json.dumps({**json.loads(metas[0]["meteorfast.input"]), "height": height,

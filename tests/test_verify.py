@@ -210,7 +210,7 @@ def test_the_default_model_ships_a_verifier_for_stills_that_sets_the_threshold()
     frames = [it.image for it in synthetic_items(12, seed=21)]
     with Detector(verifier=None) as plain:
         first = plain.classify(frames).prob
-    band = (first >= spec.low) & (first < spec.high)
+    band = in_band(first, spec)
     with Detector() as det:
         assert det.verifying
         assert det.verifier == shipped
