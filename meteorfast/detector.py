@@ -142,7 +142,9 @@ class Detector:
     - ``threshold``: on the meteor probability (default: the threshold the model stores for this ``mode``, once it
       opens (see :mod:`meteorfast.calibration`), else 0.5).
     - ``localize``: ``fused`` or ``paper`` (see :func:`meteorfast.cam.localize`); ``refine``: move the point to the
-      streak within its first-layer cell on the frame itself; ``resize``: ``stretch`` or ``letterbox``.
+      streak within its first-layer cell on the frame itself, then, in each detection (each item with
+      ``search="all"``), along the streak to its brightest stretch (:func:`meteorfast.cam.refine.brightest_on_streak`,
+      after the second look); ``resize``: ``stretch`` or ``letterbox``.
     - ``candidates``: in each detection (or each item, with ``search="all"``), the fused map's ``candidates``
       highest peaks are searched for the streak and the most line-like wins (see :mod:`meteorfast.cam.refine`): the
       highest peak alone is often a star next to a faint meteor. 1 refines the located point only; so does every
@@ -611,7 +613,7 @@ class Detector:
 
     def _finish(self, items: Sequence[Item]) -> list[FrameResult]:
         """Infer a batch of items (tiles flattened), regroup tiles per item, refine, threshold."""
-        from meteorfast.cam.refine import refine_points
+        from meteorfast.cam.refine import brightest_on_streak, refine_points
 
         prep = self._prep
         if prep is None:
@@ -641,6 +643,12 @@ class Detector:
             second = np.zeros_like(final)
             second[sel] = self._second_look([items[int(i)].image for i in sel], px[sel], py[sel])
             final = combine(final, second, spec)
+        if self.refine:  # after the second look, whose crops are centred as in its training
+            began = time.perf_counter()
+            walk = np.flatnonzero((final >= self.threshold) | (self.search == "all"))
+            if walk.size:
+                px[walk], py[walk] = brightest_on_streak([items[int(i)].image for i in walk], px[walk], py[walk])
+            self.times.add("refine", time.perf_counter() - began, 0)
         for i, it in enumerate(items):
             lo, hi = int(bounds[i]), int(bounds[i + 1])
             b = best_idx[i]

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from meteorfast.cam.refine import _line_support, refine_points
+from meteorfast.cam.refine import _line_support, brightest_on_streak, refine_points
 from meteorfast.errors import InputError
 from meteorfast.evaluate import point_to_segment
 
@@ -318,3 +318,90 @@ def test_the_search_windows_median_is_numpys(n: int) -> None:
         assert _median(a) == float(np.median(a))
         if n % 2 == 0:
             assert _median(a.reshape(2, -1)) == float(np.median(a))
+
+
+def graded_streak(
+    seed: int, p0: tuple[float, float], p1: tuple[float, float], profile: np.ndarray,
+    size: tuple[int, int] = (720, 1280),
+) -> np.ndarray:  # fmt: skip
+    """Sky noise (sigma 4 on 30, float32 ``[H,W]``) with a sigma-1 streak from frame point ``p0`` to ``p1`` whose
+    peak brightness runs through ``profile`` (one value per px along it, interpolated)."""
+    img = np.random.default_rng(seed).normal(30, 4, size).astype(np.float32)
+    length = float(np.hypot(p1[0] - p0[0], p1[1] - p0[1]))
+    t = np.linspace(0, 1, int(length * 2))
+    values = np.interp(t, np.linspace(0, 1, len(profile)), profile)
+    yy, xx = np.mgrid[0 : size[0], 0 : size[1]]
+    streak = np.zeros(size, np.float32)
+    for ti, v in zip(t, values, strict=True):  # frame point (x, y) is pixel (x - 0.5, y - 0.5)
+        cx, cy = p0[0] + ti * (p1[0] - p0[0]) - 0.5, p0[1] + ti * (p1[1] - p0[1]) - 0.5
+        r0, c0 = int(cy) - 4, int(cx) - 4
+        win = (slice(max(r0, 0), r0 + 9), slice(max(c0, 0), c0 + 9))
+        d2 = (xx[win] - cx) ** 2 + (yy[win] - cy) ** 2
+        np.maximum(streak[win], np.float32(v) * np.exp(-0.5 * d2).astype(np.float32), out=streak[win])
+    return img + streak
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_walk_moves_the_point_to_the_streaks_brightest_stretch(seed: int) -> None:
+    rng = np.random.default_rng(200 + seed)
+    angle = rng.uniform(0, np.pi)
+    c = np.array([640.0, 360.0])
+    d = np.array([np.cos(angle), np.sin(angle)])
+    p0, p1 = c - 200 * d, c + 200 * d
+    # Faint (20) for most of its length, bright (120) over its last fifth: a meteor's terminal flare.
+    profile = np.r_[np.full(80, 20.0), np.full(20, 120.0)]
+    frame = graded_streak(seed, tuple(p0), tuple(p1), profile)
+    start = p0 + 0.3 * (p1 - p0)  # on the faint part, 280 px from the flare's far end
+    x, y = brightest_on_streak([frame], [start[0]], [start[1]])
+    seg = (*p0, *p1)
+    assert point_to_segment(float(x[0]), float(y[0]), seg) <= 1.5
+    along = float(np.dot(np.array([x[0], y[0]]) - p0, d))
+    assert along >= 0.8 * 400 - 3  # on the flare, not where it started (120 px along)
+
+
+def test_walk_keeps_an_even_streak_a_point_off_it_and_nan() -> None:
+    p0, p1 = (300.0, 200.0), (700.0, 420.0)
+    frame = graded_streak(1, p0, p1, np.full(10, 60.0))
+    mid = (500.0, 310.0)
+    x, y = brightest_on_streak([frame, frame, frame], [mid[0], 900.0, np.nan], [mid[1], 100.0, 5.0])
+    # An even streak has no brighter stretch worth the move (gain 1.5): the point stays where it was.
+    assert (x[0], y[0]) == (np.float32(mid[0]), np.float32(mid[1]))
+    assert (x[1], y[1]) == (np.float32(900.0), np.float32(100.0))  # sky: no line to walk
+    assert np.isnan(x[2])
+
+
+def test_walk_crosses_a_short_gap_but_not_into_a_timestamp_or_a_star() -> None:
+    """A break of 12 px (a cloud, an inpainted box edge) is crossed to reach the bright end; a short bright stroke
+    past a gap in line with the streak (a timestamp's) and a bright star the streak crosses are not its brightest
+    stretch. Each rule is shown to matter: without it, the point goes there."""
+    p0, p1 = (200.0, 360.0), (600.0, 360.0)
+    profile = np.r_[np.full(50, 25.0), np.zeros(3), np.full(47, 90.0)]  # a 12 px gap before the bright half
+    frame = graded_streak(2, p0, p1, profile)
+    assert brightest_on_streak([frame], [260.0], [360.0])[0][0] > 420  # across the gap, on the bright half
+    assert brightest_on_streak([frame], [260.0], [360.0], gap=4)[0][0] == 260.0
+    # An even streak ending at x = 600, then 14 px of dark and a 14 px stroke five times as bright.
+    even = graded_streak(3, p0, p1, np.full(10, 40.0))
+    stamp = even + graded_streak(4, (614.0, 360.0), (628.0, 360.0), np.full(4, 200.0)) - 30
+    assert brightest_on_streak([stamp], [400.0], [360.0])[0][0] == 400.0
+    assert brightest_on_streak([stamp], [400.0], [360.0], run=1)[0][0] > 610
+    star = np.zeros_like(even)
+    star[359, 499] = 1.0  # a star on the streak at x = 500
+    starry = even + cv2.GaussianBlur(star, (0, 0), 1.2) * 2000
+    assert brightest_on_streak([starry], [400.0], [360.0])[0][0] == 400.0
+    assert abs(brightest_on_streak([starry], [400.0], [360.0], steady=1)[0][0] - 500.0) <= 2
+
+
+def test_walk_on_colour_uint16_and_bad_arguments() -> None:
+    p0, p1 = (100.0, 100.0), (400.0, 250.0)
+    grey = np.clip(graded_streak(5, p0, p1, np.r_[np.full(60, 25.0), np.full(40, 100.0)]), 0, 255).astype(np.uint8)
+    colour = np.repeat(grey[..., None], 3, axis=2)
+    deep = grey.astype(np.uint16) * 257
+    x, y = brightest_on_streak([grey, colour, deep], [160.0] * 3, [130.0] * 3)
+    assert x.dtype == np.float32
+    assert np.allclose(x, x[0], atol=1e-3)
+    assert np.allclose(y, y[0], atol=1e-3)
+    assert x[0] > 280  # on the bright part (from 60 % of the way, x = 280)
+    with pytest.raises(InputError, match=r"x and y of shape \(1,\)"):
+        brightest_on_streak([grey], [1.0, 2.0], [1.0])
+    with pytest.raises(InputError, match="start_snr >= floor_snr"):
+        brightest_on_streak([grey], [1.0], [1.0], start_snr=2.0, floor_snr=3.0)
