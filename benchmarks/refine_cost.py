@@ -1,15 +1,20 @@
 """The localisation search's cost per frame against refining the located point alone (issue 5's localisation).
 
 64 simulated 720p stills through the shipped model, both detectors in turn, three repeats; the median of the
-``refine`` and ``infer`` stage times per frame. A ratio inside one run, so the machine's noise cancels.
+``refine`` and ``infer`` stage times per frame (the walk along the streak included, on the frames it serves).
+Then the walk alone (:func:`meteorfast.cam.refine.brightest_on_streak`) on the detections' points: its median time
+per point, against ``infer`` per frame. Ratios inside one run, so the machine's noise cancels.
 
     python benchmarks/refine_cost.py
 """
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
+from meteorfast.cam.refine import brightest_on_streak
 from meteorfast.detector import Detector
 from meteorfast.evaluate import synthetic_items
 
@@ -32,6 +37,19 @@ def main() -> None:
     for name, rows in times.items():
         med = np.median(np.array(rows), axis=0)
         print(f"{name}: refine {med[0]:.2f} ms/frame, infer {med[1]:.2f} ms/frame")
+    det = Detector()
+    res = det.classify(images)
+    hits = np.flatnonzero(res.is_meteor)
+    walk = []
+    for _ in range(3):
+        began = time.perf_counter()
+        brightest_on_streak([images[i] for i in hits], res.x[hits], res.y[hits])
+        walk.append(1e3 * (time.perf_counter() - began) / max(len(hits), 1))
+    infer = float(np.median([row[1] for rows in times.values() for row in rows]))
+    print(
+        f"walk along the streak: {np.median(walk):.2f} ms per detection ({len(hits)} of {len(images)} frames), "
+        f"{np.median(walk) / infer:.2f} x infer per frame"
+    )
 
 
 if __name__ == "__main__":
