@@ -86,8 +86,9 @@ class FrameResult:
 class StageTimes:
     """Seconds spent per pipeline stage and items seen, summed across threads: ``stack``, ``preprocess``, ``infer``,
     ``cam`` (Grad-CAM from the engine's tensors), ``post`` (the native localisation), ``refine`` (the sub-cell
-    step on the frame), ``tta`` (the mirror images' inference) and ``verify`` (the second look, counted per crop).
-    :attr:`Detector.times` holds one; ``meteorfast bench`` reads it."""
+    step on the frame, and the walk along each detection's streak), ``tta`` (the mirror images' inference) and
+    ``verify`` (the second look, counted per crop). :attr:`Detector.times` holds one; ``meteorfast bench`` reads it.
+    """
 
     STAGES = ("stack", "preprocess", "infer", "cam", "post", "refine", "tta", "verify")
 
