@@ -80,10 +80,7 @@ def copy_with_metadata(
     model = onnx.load(str(src_path))
     meta = {p.key: p.value for p in model.metadata_props}
     meta.update(updates(dict(meta)))
-    del model.metadata_props[:]
-    for key, value in meta.items():
-        entry = model.metadata_props.add()
-        entry.key, entry.value = key, value
+    onnx.helper.set_model_props(model, meta)
     return atomic_write_bytes(dst, model.SerializeToString())
 
 

@@ -258,9 +258,7 @@ def merge(paths: Sequence[str | Path], dst: str | Path, first_weight: float = 0.
     if "meteorfast.input" in metas[0]:  # the first member's input, at the merged crop's size
         entries["meteorfast.input"] = json.dumps({**json.loads(metas[0]["meteorfast.input"]), "height": height,
                                                   "width": width})  # fmt: skip
-    for key, value in entries.items():
-        entry = merged.metadata_props.add()
-        entry.key, entry.value = key, value
+    helper.set_model_props(merged, entries)
     onnx.checker.check_model(merged)
     return atomic_write_bytes(dst, merged.SerializeToString())
 

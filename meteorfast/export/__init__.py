@@ -157,10 +157,9 @@ def export_onnx(
         raise ExportError("export: torch.onnx.export returned no program; expected an ONNXProgram with dynamo=True")
     proto = program.model_proto
     props = metadata(model, (h, w), tuple(fine.shape[2:]), tuple(features.shape[2:]))
-    del proto.metadata_props[:]
-    for key, value in props.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value
+    from onnx.helper import set_model_props  # importable here: the exporter above needs onnx
+
+    set_model_props(proto, props)
     return atomic_write_bytes(path, proto.SerializeToString())
 
 
