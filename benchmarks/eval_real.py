@@ -88,11 +88,7 @@ def main() -> int:
         tiled = Detector(args.model, batch_size=32, tile=(224, 32), threshold=args.threshold, tta=args.tta,
                          verifier=args.verifier)  # fmt: skip
         res = tiled.classify([f.image for f in mf])
-        inside = [
-            bool(res.is_meteor[i]) and any(x0 - 8 <= res.x[i] <= x1 + 8 and y0 - 8 <= res.y[i] <= y1 + 8
-                                           for x0, y0, x1, y1 in f.boxes)
-            for i, f in enumerate(mf)
-        ]  # fmt: skip
+        inside = [bool(res.is_meteor[i]) and f.holds(float(res.x[i]), float(res.y[i])) for i, f in enumerate(mf)]
         outside = []
         for i, f in enumerate(mf):
             if not res.is_meteor[i] or inside[i]:

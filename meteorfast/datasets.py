@@ -24,6 +24,11 @@ class BoxedFrame:
     image: npt.NDArray[np.uint8]
     boxes: list[Box]
 
+    def holds(self, x: float, y: float, margin: float = 8.0) -> bool:
+        """Whether the point ``(x, y)`` (frame pixels) lies in one of the boxes, widened by ``margin`` px on each
+        side (the margin issue 5's MeteorFinder target is counted with)."""
+        return any(x0 - margin <= x <= x1 + margin and y0 - margin <= y <= y1 + margin for x0, y0, x1, y1 in self.boxes)
+
 
 def remove_boxes(image: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.uint8], list[Box]]:
     """Find the white rectangle outlines burned into ``image`` (grey uint8 ``[H,W]``) and inpaint them.

@@ -1,4 +1,5 @@
-"""benchmarks/eval_real.py's measure of a MeteorFinder point outside its box: the line of the meteor inside it."""
+"""benchmarks/eval_real.py's measures of a MeteorFinder point: inside its box (widened by a margin), and outside
+it, the line of the meteor inside it."""
 
 from __future__ import annotations
 
@@ -37,3 +38,15 @@ def test_the_box_streak_line_runs_through_the_meteor_beyond_the_box() -> None:
     assert abs(script.distance_to_line(line, 100.0, 200.0) - (200 - on_meteor[1]) * 520 / np.hypot(520, 280)) < 1.5
     empty = np.clip(rng.normal(20, 2, (400, 600)), 0, 255).astype(np.uint8)
     assert script.box_streak_line(empty, box) is None
+
+
+def test_a_boxed_frame_holds_points_in_its_boxes_widened_by_the_margin() -> None:
+    from meteorfast.datasets import BoxedFrame
+
+    frame = BoxedFrame(Path("x.jpg"), np.zeros((10, 10), np.uint8), [(100, 50, 140, 60), (300, 300, 310, 320)])
+    assert frame.holds(120.0, 55.0)
+    assert frame.holds(92.0, 68.0)  # 8 px out on both axes: the corner of the widened box
+    assert not frame.holds(91.9, 55.0)
+    assert not frame.holds(120.0, 68.1)
+    assert frame.holds(305.0, 321.0)  # the second box
+    assert not frame.holds(92.0, 68.0, margin=0.0)
