@@ -88,15 +88,14 @@ def main() -> int:
     snr = np.array(snrs)
     items = synthetic_items(args.synthetic, args.seed)
     pred = predict(args.model, items, verifier=None if args.verifier == "none" else args.verifier)
-    label = np.array([it.label for it in items])
+    meteors = np.array([it.label == 1 for it in items])
     faint = np.array([it.kind == "faint_meteor" for it in items])
-    found = (label == 1) & (pred.prob >= pred.threshold)
+    found = meteors & (pred.prob >= pred.threshold)
     bins = []
     for lo, hi in itertools.pairwise(EDGES):
-        sel = (label == 1) & (snr >= lo) & (snr < hi)
+        sel = meteors & (snr >= lo) & (snr < hi)
         bins.append({"snr": f"{lo:g}-{hi:g}", "meteors": int(sel.sum()), "found": int((sel & found).sum()),
                      "faint": int((sel & faint).sum())})  # fmt: skip
-    meteors = label == 1
     emit_json({
         "command": "python " + " ".join(sys.argv), "seed": args.seed, "n": len(items), "threshold": pred.threshold,
         "meteors": int(meteors.sum()), "found": int(found.sum()), "by_snr": bins,

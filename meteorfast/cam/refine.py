@@ -461,7 +461,8 @@ def brightest_on_streak(
             continue
         angle = _streak_angle(img, px, py)
         t0, t1 = _inside(px, py, angle, w, h, reach)
-        line = _steady(_contrast(_strip(img, px, py, angle, t0, t1, _ACROSS)), steady)
+        strip = _strip(img, px, py, angle, t0, t1, _ACROSS)
+        line = _steady(_contrast(strip), steady)
         null = _steady(_contrast(_strip(img, px, py, angle, t0, t1, null_across)), steady)
         mid = _median(null)
         spread = 1.4826 * _median(np.abs(null - np.float32(mid)))
@@ -480,8 +481,7 @@ def brightest_on_streak(
         if snr[best] < gain * snr[at]:
             continue
         # Across, the core's brightest offset at that row: the walk's line can drift a px or two off a long streak.
-        strip = _strip(img, px, py, angle, best + t0, best + t0, _ACROSS)
-        off = float(_ACROSS[int(np.argmax(strip[0, : len(_CORE)]))])
+        off = float(_ACROSS[int(np.argmax(strip[best, : len(_CORE)]))])
         t = float(best + t0)
         out_x[i] = np.float32(px + t * np.cos(angle) - off * np.sin(angle))
         out_y[i] = np.float32(py + t * np.sin(angle) + off * np.cos(angle))
