@@ -3,6 +3,7 @@ images the detector classifies: a pixel that flickers in every window fades, a m
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +47,24 @@ def test_suppression_matches_its_formula_on_random_maps(rng: np.random.Generator
         assert got.dtype == dtype
         assert np.abs(got.astype(np.int64) - want).max() <= 1
         assert (got != want).mean() < 1e-3
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_extreme_references_and_k_saturate_without_warnings(dtype: type) -> None:
+    """Float32's extremes in the reference, and a k beyond float32, take whole pixels or nothing, with no overflow
+    or NaN on the way (a fuzz run once printed both)."""
+    cand = np.full((8, 8), 200, dtype)
+    garbage = np.full((8, 8), -np.finfo(np.float32).max, np.float32)  # its median -3.4e38, so max - median is Inf
+    garbage[1, 1] = np.finfo(np.float32).max
+    faint = np.zeros((8, 8), np.float32)
+    faint[1, 1] = 1e-30  # barely above the typical 0: only a k beyond float32 makes it a whole pixel
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        outs = [suppress_flicker(cand, garbage, 1.0), suppress_flicker(cand, faint, 1e300)]
+    for out in outs:
+        assert out[1, 1] == 0
+        out[1, 1] = 200
+        np.testing.assert_array_equal(out, cand)
 
 
 @pytest.mark.parametrize(("shape", "k"), [((8, 9), 1.0), ((8, 8), -1.0), ((8, 8), float("nan"))])

@@ -62,15 +62,23 @@ def suppress_flicker(
     import cv2
 
     # The median of every 4th row and column: the same number to a fraction of a DN, at 1/16 of the cost.
-    typical = float(np.median(ref[::4, ::4]))
+    # (In float64: the mean of the two middle values must not overflow float32.)
+    typical = float(np.median(ref[::4, ::4].astype(np.float64)))
     # OpenCV's threaded, saturating arithmetic: a 720p window costs about a millisecond, which 16 stacked cameras
     # pay 16 times a second on the readers' threads.
-    excess = ref - np.float32(typical)
-    np.maximum(excess, 0, out=excess)
+    # No std of uint16 pixels exceeds 32768, so clipping the excess at 65535 changes no real reference; a garbage
+    # one (float32's extremes) then saturates instead of overflowing into Inf, and Inf * 0 into NaN.
+    with np.errstate(over="ignore"):
+        excess = ref - np.float32(typical)
+    np.clip(excess, 0, 65535, out=excess)
+    # A k beyond float32 would make 0 * k = 0 * Inf = NaN; float32's largest takes the same whole pixels.
+    gain = min(float(k), 3e38)
     if candidate.dtype == np.uint8:
-        take = np.asarray(cv2.convertScaleAbs(excess, alpha=float(k)))  # rint(k * excess), saturated at 255
+        take = np.asarray(cv2.convertScaleAbs(excess, alpha=gain))  # rint(k * excess), saturated at 255
     else:
-        take = np.minimum(np.rint(excess * np.float32(k)), 65535).astype(np.uint16)
+        with np.errstate(over="ignore"):
+            scaled = excess * np.float32(gain)
+        take = np.minimum(np.rint(scaled), 65535).astype(np.uint16)
     result: npt.NDArray[np.unsignedinteger] = np.asarray(cv2.subtract(candidate, take))
     return result
 
