@@ -1,0 +1,150 @@
+"""The proposal net: where in a native-resolution still a faint meteor may lie (a prototype, not yet a detector stage).
+
+The first look sees a 720p still shrunk 3.3 times and misses meteors at matched-filter SNR 10-30 among stars,
+clouds and scenery (``benchmarks/RESULTS.md``, Run 22). The proposal net runs fully convolutionally over the still
+at native resolution and gives one logit per :data:`CELL` px cell (80x45 for 1280x720): how likely the cell's
+centre lies on a meteor's streak. It is trained on :data:`CROP` px crops (:mod:`meteorfast.train_propose`), and its
+own false alarms on whole negative stills are mined back into training (:func:`best_cells` picks them).
+
+This module needs no torch: the cell labels and geometry the training uses, and :class:`ProposalScanner`, which
+runs an exported net with ONNX Runtime.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from meteorfast.errors import InputError
+
+# The net's output stride: the truncated Lite0 body (five stages) halves the resolution four times.
+CELL = 16
+# Training crops: 20x20 cells, big enough to hold a 200 px meteor's context, small enough for batch 16 on a CPU.
+CROP = 320
+# A cell is a meteor cell when its centre lies within this distance of the streak (half a cell's diagonal, so a
+# streak through a cell anywhere marks it), and left out of the loss up to IGNORE_PX, where the streak's Gaussian
+# profile and the net's receptive field blur the boundary.
+POSITIVE_PX = 11.5
+IGNORE_PX = 24.0
+# Label values of :func:`cell_labels`.
+POSITIVE, BACKGROUND, IGNORE = 1.0, 0.0, -1.0
+
+Segment = tuple[float, float, float, float]
+
+
+def cell_centres(rows: int, cols: int, origin: tuple[float, float] = (0.0, 0.0)) -> tuple[
+    npt.NDArray[np.float64], npt.NDArray[np.float64]
+]:  # fmt: skip
+    """Frame coordinates ``(x, y)`` of the centres of a ``rows x cols`` cell grid whose top-left pixel is at
+    ``origin`` ``(x0, y0)``: two ``float64 [rows, cols]`` arrays. Cell ``(i, j)`` covers pixels
+    ``[16j, 16j+16) x [16i, 16i+16)``, so its centre is ``(16j + 8, 16i + 8)`` (a 320 px crop's centres are then
+    symmetric about its middle, and its labels turn with it by 90 degrees)."""
+    ys, xs = np.mgrid[0:rows, 0:cols].astype(np.float64)
+    return xs * CELL + CELL / 2 + origin[0], ys * CELL + CELL / 2 + origin[1]
+
+
+def distance_to_segments(
+    x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], segments: Sequence[Segment]
+) -> npt.NDArray[np.float64]:
+    """Distance from each point ``(x, y)`` (arrays of one shape) to the nearest of ``segments`` ``(x0, y0, x1, y1)``:
+    ``float64``, the shape of ``x``; ``inf`` where there are no segments."""
+    best = np.full(x.shape, np.inf)
+    for x0, y0, x1, y1 in segments:
+        dx, dy = x1 - x0, y1 - y0
+        length2 = dx * dx + dy * dy
+        t = np.zeros_like(x) if length2 == 0 else np.clip(((x - x0) * dx + (y - y0) * dy) / length2, 0.0, 1.0)
+        best = np.minimum(best, np.hypot(x - (x0 + t * dx), y - (y0 + t * dy)))
+    return best
+
+
+def cell_labels(
+    rows: int, cols: int, segments: Sequence[Segment], origin: tuple[float, float] = (0.0, 0.0)
+) -> npt.NDArray[np.float32]:
+    """The training target of a ``rows x cols`` cell grid at ``origin`` (frame px, see :func:`cell_centres`):
+    ``float32 [rows, cols]``, :data:`POSITIVE` within :data:`POSITIVE_PX` of a streak, :data:`IGNORE` up to
+    :data:`IGNORE_PX`, :data:`BACKGROUND` beyond (everywhere for a negative, ``segments`` empty)."""
+    d = distance_to_segments(*cell_centres(rows, cols, origin), segments)
+    out = np.full((rows, cols), BACKGROUND, np.float32)
+    out[d < IGNORE_PX] = IGNORE
+    out[d < POSITIVE_PX] = POSITIVE
+    return out
+
+
+def best_cells(logits: npt.NDArray[np.floating], k: int, min_cells: int = 7) -> list[tuple[int, int, float]]:
+    """The ``k`` highest cells of ``logits`` (``float [rows, cols]``), each at least ``min_cells`` cells (Chebyshev)
+    from those picked before it: ``[(row, col, logit)]``, best first; fewer where the map has no room."""
+    if logits.ndim != 2 or k < 1 or min_cells < 0:
+        raise InputError(
+            f"propose: expected a 2-D logit map, k >= 1 and min_cells >= 0, got shape {logits.shape}, k={k}, "
+            f"min_cells={min_cells}"
+        )
+    work = np.array(logits, np.float64)
+    picked: list[tuple[int, int, float]] = []
+    while len(picked) < k:
+        flat = int(np.argmax(work))
+        value = float(work.flat[flat])
+        if value == -np.inf:
+            break
+        r, c = divmod(flat, work.shape[1])
+        picked.append((r, c, value))
+        work[max(r - min_cells, 0) : r + min_cells + 1, max(c - min_cells, 0) : c + min_cells + 1] = -np.inf
+    return picked
+
+
+@dataclass(frozen=True)
+class Proposals:
+    """A still's proposals: ``logits`` ``float32 [rows, cols]`` (one per :data:`CELL` px cell) and its best cells
+    ``cells`` ``[(row, col, logit)]``, with their centres ``points`` ``[(x, y)]`` in frame px."""
+
+    logits: npt.NDArray[np.float32]
+    cells: tuple[tuple[int, int, float], ...]
+    points: tuple[tuple[float, float], ...]
+
+    @property
+    def best(self) -> float:
+        """The highest cell logit (``-inf`` for an empty map)."""
+        return self.cells[0][2] if self.cells else float("-inf")
+
+
+class ProposalScanner:
+    """Runs an exported proposal net (``uint8 [1, 1, H, W]`` in, ``float32 [1, 1, H/16, W/16]`` logits out) with ONNX
+    Runtime's CPU provider, one still at a time."""
+
+    def __init__(self, model: str | Path, threads: int = 0) -> None:
+        import onnxruntime as ort
+
+        path = Path(model)
+        if not path.is_file():
+            raise InputError(f"propose: expected an ONNX proposal net at {str(path)!r}, found no file; export one "
+                             "with meteorfast.train_propose")  # fmt: skip
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        self._input = self._session.get_inputs()[0].name
+
+    def logits(self, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+        """``image`` ``uint8 [H, W]`` (grey, native resolution) -> ``float32 [ceil(H/16), ceil(W/16)]`` cell logits."""
+        if image.dtype != np.uint8 or image.ndim != 2:
+            raise InputError(
+                f"propose: expected a grey uint8 [H, W] still, got {image.dtype} {image.shape}; convert it to grey "
+                "8-bit first"
+            )
+        out = self._session.run(None, {self._input: np.ascontiguousarray(image)[None, None]})[0]
+        return np.asarray(out[0, 0], np.float32)
+
+    def scan(self, image: npt.NDArray[np.uint8], k: int = 3, min_cells: int = 7) -> Proposals:
+        """The still's map and its ``k`` best cells (see :func:`best_cells`)."""
+        logits = self.logits(image)
+        cells = best_cells(logits, k, min_cells)
+        points = tuple((c * CELL + CELL / 2, r * CELL + CELL / 2) for r, c, _ in cells)
+        return Proposals(logits, tuple(cells), points)
+
+
+__all__ = [
+    "CELL", "CROP", "IGNORE", "IGNORE_PX", "POSITIVE", "POSITIVE_PX", "ProposalScanner", "Proposals", "best_cells",
+    "cell_centres", "cell_labels", "distance_to_segments",
+]  # fmt: skip
