@@ -185,3 +185,14 @@ def test_the_exported_net_matches_torch_and_mines_its_best_cells(run: tuple[Path
     for v in x[1:, 0]:
         variants = {np.ascontiguousarray(np.rot90(w, k)).tobytes() for w in (v, v[:, ::-1]) for k in range(4)}
         assert variants & crops
+
+
+def test_the_committed_weights_load_into_the_net() -> None:
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "models" / "meteorfast-propose.pt"
+    if not path.is_file():
+        pytest.skip("needs the source checkout (benchmarks/models)")
+    net = tp.build(path).eval()  # strict: every key of the net, none left over
+    with torch.no_grad():
+        out = net(torch.zeros((1, 1, 320, 320), dtype=torch.uint8))
+    assert out.shape == (1, 1, 20, 20)
+    assert torch.isfinite(out).all()
