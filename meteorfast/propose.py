@@ -111,20 +111,18 @@ class Proposals:
 
 
 class ProposalScanner:
-    """Runs an exported proposal net (``uint8 [1, 1, H, W]`` in, ``float32 [1, 1, H/16, W/16]`` logits out) with ONNX
-    Runtime's CPU provider, one still at a time."""
+    """Runs an exported proposal net (``uint8 [1, 1, H, W]`` in, ``float32 [1, 1, H/16, W/16]`` logits out) with the
+    ONNX Runtime backend, one still at a time; ``threads`` None takes ``METEORFAST_THREADS`` or the usable CPUs."""
 
-    def __init__(self, model: str | Path, threads: int = 0) -> None:
-        import onnxruntime as ort
+    def __init__(self, model: str | Path, threads: int | None = None) -> None:
+        from meteorfast.backends.onnxruntime import OnnxRuntimeBackend
 
         path = Path(model)
         if not path.is_file():
             raise InputError(f"propose: expected an ONNX proposal net at {str(path)!r}, found no file; export one "
                              "with meteorfast.train_propose")  # fmt: skip
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        self._input = self._session.get_inputs()[0].name
+        self._backend = OnnxRuntimeBackend(str(path), threads=threads).open()
+        self._input = next(iter(self._backend.input_specs))
 
     def logits(self, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
         """``image`` ``uint8 [H, W]`` (grey, native resolution) -> ``float32 [ceil(H/16), ceil(W/16)]`` cell logits."""
@@ -133,7 +131,7 @@ class ProposalScanner:
                 f"propose: expected a grey uint8 [H, W] still, got {image.dtype} {image.shape}; convert it to grey "
                 "8-bit first"
             )
-        out = self._session.run(None, {self._input: np.ascontiguousarray(image)[None, None]})[0]
+        (out,) = self._backend.infer({self._input: image[None, None]}).values()
         return np.asarray(out[0, 0], np.float32)
 
     def scan(self, image: npt.NDArray[np.uint8], k: int = 3, min_cells: int = 7) -> Proposals:
