@@ -79,9 +79,20 @@ def net_run(seed: int, n: int, net: str, tag: str, cache: Path, skip: Any = None
     return out
 
 
+def accepted_by_detector(det: dict[str, Any]) -> Any:
+    """The stills the shipped detector accepts at its stored threshold: bool [n]."""
+    return det["prob"] >= det["threshold"]
+
+
+def letting_through(negatives: Any, k: int) -> float:
+    """The rescue threshold that lets exactly ``k`` of ``negatives`` (the turned-down negatives' best logits,
+    float32 [m]) through: the (k+1)-th highest, or -inf when there are no more than ``k``."""
+    return float(np.sort(negatives)[::-1][k]) if len(negatives) > k else float("-inf")
+
+
 def read_rule(det: dict[str, Any], scan: dict[str, Any], rescue: float, veto: float | None) -> dict[str, Any]:
     label = det["label"].astype(bool)
-    accepted = det["prob"] >= det["threshold"]
+    accepted = accepted_by_detector(det)
     passed = accepted.copy()
     if veto is not None:
         passed &= scan["best"] >= veto
@@ -119,25 +130,24 @@ def main(argv: list[str] | None = None) -> int:
     runs = {}
     for s in seeds:
         det = detector_run(s, args.n, cache)
-        skip = det["prob"] >= det["threshold"] if args.down_only else None
+        skip = accepted_by_detector(det) if args.down_only else None
         runs[s] = (det, net_run(s, args.n, args.net, args.tag, cache, skip))
     rescue = args.rescue
     if args.fix_on is not None:
         det, scan = runs[args.fix_on]
-        down_neg = scan["best"][(det["prob"] < det["threshold"]) & (det["label"] == 0)]
-        rescue = float(np.sort(down_neg)[::-1][args.let]) if len(down_neg) > args.let else float("-inf")
+        rescue = letting_through(scan["best"][~accepted_by_detector(det) & (det["label"] == 0)], args.let)
     if rescue is None:
         ap.error("expected --rescue T or --fix-on SEED")
     result: dict[str, Any] = {"command": "python " + " ".join(sys.argv), "net": args.net, "rescue": rescue,
                               "veto": args.veto, "seeds": {}}  # fmt: skip
     for s, (det, scan) in runs.items():
         label = det["label"] == 1
-        down = det["prob"] < det["threshold"]
+        down = ~accepted_by_detector(det)
         missed = down & label
         auc_pos, auc_neg = scan["best"][missed], scan["best"][down & ~label]
         auc = float((auc_pos[:, None] > auc_neg[None, :]).mean()) if len(auc_pos) and len(auc_neg) else float("nan")
-        # with this seed's own threshold (after the fact, an upper bound): the K+1-th highest turned-down negative
-        own = float(np.sort(auc_neg)[::-1][args.let]) if len(auc_neg) > args.let else float("-inf")
+        # this seed's own threshold, set after the fact: an upper bound on what a fixed rule adds
+        own = letting_through(auc_neg, args.let)
         on = missed & (scan["off"] <= ON_STREAK_PX)
         result["seeds"][s] = {
             "shipped": read_rule(det, scan, float("inf"), None),
