@@ -23,6 +23,7 @@ import argparse
 import io
 import json
 import math
+import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -33,7 +34,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from meteorfast.errors import InputError
+from meteorfast.errors import InputError, MeteorfastError
 from meteorfast.io import atomic_write_bytes
 from meteorfast.propose import CELL, CROP, ProposalScanner, best_cells, cell_labels
 
@@ -341,23 +342,26 @@ def train(cfg: ProposeConfig, out_dir: str | Path, init: str | Path | None = Non
 
 def mine(model: str | Path, seed: int, n_stills: int, out: str | Path, *, per_still: int = 2,
          weights: Sequence[tuple[str, float]] = DEFAULT_WEIGHTS, size: tuple[int, int] = STILL,
-         log: Any = print) -> Bank:  # fmt: skip
+         trailed_stars: float | None = None, log: Any = print) -> Bank:  # fmt: skip
     """Scan ``n_stills`` simulated negative stills of ``seed`` whole with the exported net ``model`` and keep a
     :data:`CROP` px crop around each still's ``per_still`` best cells (at least 7 cells apart), the cell up to
-    :data:`METEOR_OFFSET_PX` off the crop's centre. Writes and returns the :class:`Bank`."""
+    :data:`METEOR_OFFSET_PX` off the crop's centre. Writes and returns the :class:`Bank`.
+
+    ``trailed_stars`` (None: the simulator's share) sets :attr:`SimConfig.trailed_stars` of the stills mined: a
+    net that fires on one of a long exposure's parallel star trails, which its crop cannot tell from a meteor, is
+    shown those skies by mining them at 1.0."""
     from meteorfast.stream import prefetch
     from meteorfast.synth import SimConfig, sample
 
     scanner = ProposalScanner(model)
+    sim = SimConfig(size=size) if trailed_stars is None else SimConfig(size=size, trailed_stars=trailed_stars)
     rng = np.random.default_rng([seed, 23])
     crops: list[npt.NDArray[np.uint8]] = []
     scores: list[float] = []
     kinds: list[str] = []
     t0 = time.perf_counter()
     for i, f in enumerate(
-        prefetch(
-            sample(n_stills, seed, meteor_fraction=0.0, weights=dict(weights), config=SimConfig(size=size)), depth=4
-        )
+        prefetch(sample(n_stills, seed, meteor_fraction=0.0, weights=dict(weights), config=sim), depth=4)
     ):
         img = np.asarray(f.image, np.uint8)
         for r, c, v in best_cells(scanner.logits(img), per_still):
@@ -390,16 +394,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     m.add_argument("out")
     m.add_argument("--seed", type=int, required=True)
     m.add_argument("--stills", type=int, default=2000)
+    m.add_argument(
+        "--trailed-stars", type=float, help="share of mined stills whose stars trail (default: the simulator's)"
+    )
+    m.add_argument(
+        "--weight",
+        action="append",
+        default=[],
+        metavar="KIND=FACTOR",
+        help="draw factor of KIND, replacing its default weight (repeatable)",
+    )
     e = sub.add_parser("export", help="export a checkpoint's weights to ONNX")
     e.add_argument("checkpoint")
     e.add_argument("out")
     args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except MeteorfastError as err:
+        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.cmd == "train":
         cfg = ProposeConfig(seed=args.seed, steps=args.steps, lr=args.lr, schedule=args.schedule,
                             banks=tuple(args.bank))  # fmt: skip
         print(train(cfg, args.out, args.init))
     elif args.cmd == "mine":
-        bank = mine(args.model, args.seed, args.stills, args.out)
+        weights = dict(DEFAULT_WEIGHTS)
+        for item in args.weight:
+            kind, sep, factor = item.partition("=")
+            try:
+                weights[kind] = float(factor)
+            except ValueError:
+                sep = ""
+            if not sep:
+                raise InputError(f"train_propose mine: expected --weight KIND=FACTOR, got {item!r}")
+        bank = mine(args.model, args.seed, args.stills, args.out, weights=tuple(weights.items()),
+                    trailed_stars=args.trailed_stars)  # fmt: skip
         order = np.argsort(-bank.scores)[:200]
         kinds, counts = np.unique(bank.kinds[order], return_counts=True)
         print(json.dumps({"crops": len(bank.scores), "q99": float(np.quantile(bank.scores, 0.99)),

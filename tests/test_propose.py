@@ -196,3 +196,34 @@ def test_the_committed_weights_load_into_the_net() -> None:
         out = net(torch.zeros((1, 1, 320, 320), dtype=torch.uint8))
     assert out.shape == (1, 1, 20, 20)
     assert torch.isfinite(out).all()
+
+
+def test_mining_can_ask_for_trailed_skies_and_weights_kinds(
+    run: tuple[Path, list[str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from meteorfast.propose import ProposalScanner
+    from meteorfast.synth import SimConfig, sample
+
+    out, _ = run
+    onnx_path = tp.export(tp.build(out / "ema_2.pt", tiny=True).eval(), tmp_path / "p.onnx", SMALL)
+    only_clean = (("clean", 1e9),)
+    bank = tp.mine(onnx_path, 8, 2, tmp_path / "t.npz", size=SMALL, weights=only_clean, trailed_stars=1.0,
+                   log=lambda _m: None)  # fmt: skip
+    assert set(bank.kinds.tolist()) == {"clean"}
+
+    def first(trailed: float) -> np.ndarray:
+        cfg = SimConfig(size=SMALL, trailed_stars=trailed)
+        f = next(iter(sample(2, 8, meteor_fraction=0.0, weights=dict(only_clean), config=cfg)))
+        return np.asarray(f.image, np.uint8)
+
+    trailed, points = first(1.0), first(0.0)
+    assert (trailed != points).any()  # the same sky, its stars drawn as trails
+    scanner = ProposalScanner(onnx_path, threads=1)
+    assert bank.scores[0] == pytest.approx(float(scanner.logits(trailed).max()), abs=1e-5)
+
+    bad = tmp_path / "bad.npz"
+    assert tp.main(["mine", str(onnx_path), str(bad), "--seed", "1", "--weight", "clean"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "expected --weight KIND=FACTOR, got 'clean'" in err
+    assert not bad.exists()
