@@ -47,11 +47,19 @@ def detector_run(seed: int, n: int, cache: Path) -> dict[str, Any]:
 
 def net_run(seed: int, n: int, net: str, tag: str, cache: Path, skip: Any = None) -> dict[str, Any]:
     """The proposal net's best cell logit and its distance to the streak (inf for negatives) per still (cached);
-    stills where ``skip`` (bool [n]) is set are not scanned (best +inf, so never vetoed)."""
+    stills where ``skip`` (bool [n]) is set are not scanned (best +inf, so never vetoed). A whole-seed scan takes
+    what a down-only scan of the same net and seed has cached and scans the rest."""
     path = cache / f"scan_{tag}_{seed}_{n}{'_down' if skip is not None else ''}.npz"
     if path.exists():
         with np.load(path) as z:
             return {k: z[k] for k in z.files}
+    down = cache / f"scan_{tag}_{seed}_{n}_down.npz"
+    done: dict[str, Any] | None = None
+    if skip is None and down.exists():
+        # a whole-seed scan after a down-only one: only the stills that one skipped are left to scan
+        with np.load(down) as z:
+            done = {k: z[k] for k in z.files}
+        skip = np.isfinite(done["best"])
     from meteorfast.evaluate import point_to_segment
     from meteorfast.propose import ProposalScanner
     from meteorfast.stream import prefetch
@@ -75,6 +83,10 @@ def net_run(seed: int, n: int, net: str, tag: str, cache: Path, skip: Any = None
     scanned = n if skip is None else n - int(np.sum(skip))
     out = {"best": np.asarray(best, np.float32), "off": np.asarray(off, np.float64),
            "ms_per_still": np.float64(1000 * spent / max(scanned, 1))}  # fmt: skip
+    if done is not None:
+        kept = np.isfinite(done["best"])
+        out["best"][kept], out["off"][kept] = done["best"][kept], done["off"][kept]
+        out["ms_per_still"] = np.float64((out["ms_per_still"] * scanned + done["ms_per_still"] * kept.sum()) / n)
     np.savez(path, **out)
     return out
 
