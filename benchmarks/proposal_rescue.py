@@ -29,12 +29,17 @@ import numpy as np
 ON_STREAK_PX = 56.0
 
 
+def load_npz(path: Path) -> dict[str, Any]:
+    """A cached ``.npz`` as a dict of its arrays, read whole so the file is closed."""
+    with np.load(path) as z:
+        return {k: z[k] for k in z.files}
+
+
 def detector_run(seed: int, n: int, cache: Path) -> dict[str, Any]:
     """The shipped detector on ``n`` stills of ``seed``: prob, threshold, labels, confounders (cached)."""
     path = cache / f"det_{seed}_{n}.npz"
     if path.exists():
-        with np.load(path) as z:
-            return {k: z[k] for k in z.files}
+        return load_npz(path)
     from meteorfast.evaluate import predict, synthetic_items
 
     items = synthetic_items(n, seed)
@@ -49,16 +54,15 @@ def net_run(seed: int, n: int, net: str, tag: str, cache: Path, skip: Any = None
     """The proposal net's best cell logit and its distance to the streak (inf for negatives) per still (cached);
     stills where ``skip`` (bool [n]) is set are not scanned (best +inf, so never vetoed). A whole-seed scan takes
     what a down-only scan of the same net and seed has cached and scans the rest."""
-    path = cache / f"scan_{tag}_{seed}_{n}{'_down' if skip is not None else ''}.npz"
-    if path.exists():
-        with np.load(path) as z:
-            return {k: z[k] for k in z.files}
+    whole = cache / f"scan_{tag}_{seed}_{n}.npz"
     down = cache / f"scan_{tag}_{seed}_{n}_down.npz"
+    path = whole if skip is None else down
+    if path.exists():
+        return load_npz(path)
     done: dict[str, Any] | None = None
     if skip is None and down.exists():
         # a whole-seed scan after a down-only one: only the stills that one skipped are left to scan
-        with np.load(down) as z:
-            done = {k: z[k] for k in z.files}
+        done = load_npz(down)
         skip = np.isfinite(done["best"])
     from meteorfast.evaluate import point_to_segment
     from meteorfast.propose import ProposalScanner

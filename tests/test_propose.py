@@ -134,6 +134,13 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
     return out, logs
 
 
+@pytest.fixture(scope="module")
+def exported(run: tuple[Path, list[str]]) -> Path:
+    """The smoke run's EMA weights exported at :data:`SMALL`."""
+    out, _ = run
+    return tp.export(tp.build(out / "ema_2.pt", tiny=True).eval(), out / "p.onnx", SMALL)
+
+
 def test_training_resumes_where_it_stopped(run: tuple[Path, list[str]]) -> None:
     out, logs = run
     assert (out / "ema_2.pt").is_file()
@@ -149,13 +156,15 @@ def test_training_resumes_where_it_stopped(run: tuple[Path, list[str]]) -> None:
     assert torch.load(out / "state.pt", weights_only=True)["step"] == 3
 
 
-def test_the_exported_net_matches_torch_and_mines_its_best_cells(run: tuple[Path, list[str]], tmp_path: Path) -> None:
+def test_the_exported_net_matches_torch_and_mines_its_best_cells(
+    run: tuple[Path, list[str]], exported: Path, tmp_path: Path
+) -> None:
     from meteorfast.propose import ProposalScanner
     from meteorfast.synth import SimConfig, sample
 
     out, _ = run
     net = tp.build(out / "ema_2.pt", tiny=True).eval()
-    onnx_path = tp.export(net, tmp_path / "p.onnx", SMALL)
+    onnx_path = exported
     scanner = ProposalScanner(onnx_path, threads=1)
     still = np.asarray(next(iter(sample(1, 5, config=SimConfig(size=SMALL)))).image, np.uint8)
     with torch.no_grad():
@@ -199,13 +208,12 @@ def test_the_committed_weights_load_into_the_net() -> None:
 
 
 def test_mining_can_ask_for_trailed_skies_and_weights_kinds(
-    run: tuple[Path, list[str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    exported: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from meteorfast.propose import ProposalScanner
     from meteorfast.synth import SimConfig, sample
 
-    out, _ = run
-    onnx_path = tp.export(tp.build(out / "ema_2.pt", tiny=True).eval(), tmp_path / "p.onnx", SMALL)
+    onnx_path = exported
     only_clean = (("clean", 1e9),)
     bank = tp.mine(onnx_path, 8, 2, tmp_path / "t.npz", size=SMALL, weights=only_clean, trailed_stars=1.0,
                    log=lambda _m: None)  # fmt: skip
