@@ -87,10 +87,9 @@ def net_run(seed: int, n: int, net: str, tag: str, cache: Path, skip: Any = None
     scanned = n if skip is None else n - int(np.sum(skip))
     out = {"best": np.asarray(best, np.float32), "off": np.asarray(off, np.float64),
            "ms_per_still": np.float64(1000 * spent / max(scanned, 1))}  # fmt: skip
-    if done is not None:
-        kept = np.isfinite(done["best"])
-        out["best"][kept], out["off"][kept] = done["best"][kept], done["off"][kept]
-        out["ms_per_still"] = np.float64((out["ms_per_still"] * scanned + done["ms_per_still"] * kept.sum()) / n)
+    if done is not None:  # ``skip`` marks the stills the down-only scan holds
+        out["best"][skip], out["off"][skip] = done["best"][skip], done["off"][skip]
+        out["ms_per_still"] = np.float64((out["ms_per_still"] * scanned + done["ms_per_still"] * skip.sum()) / n)
     np.savez(path, **out)
     return out
 

@@ -164,8 +164,7 @@ def test_the_exported_net_matches_torch_and_mines_its_best_cells(
 
     out, _ = run
     net = tp.build(out / "ema_2.pt", tiny=True).eval()
-    onnx_path = exported
-    scanner = ProposalScanner(onnx_path, threads=1)
+    scanner = ProposalScanner(exported, threads=1)
     still = np.asarray(next(iter(sample(1, 5, config=SimConfig(size=SMALL)))).image, np.uint8)
     with torch.no_grad():
         want = net(torch.from_numpy(still)[None, None])[0, 0].numpy()
@@ -175,7 +174,7 @@ def test_the_exported_net_matches_torch_and_mines_its_best_cells(
     with pytest.raises(InputError, match="grey uint8"):
         scanner.logits(still.astype(np.float32))
 
-    bank = tp.mine(onnx_path, 8, 3, tmp_path / "bank.npz", size=SMALL, log=lambda _m: None)
+    bank = tp.mine(exported, 8, 3, tmp_path / "bank.npz", size=SMALL, log=lambda _m: None)
     assert bank.crops.shape == (6, 320, 320)
     assert bank.scores.shape == (6,)
     assert set(bank.kinds.tolist()) <= set(NEGATIVE_KINDS)
@@ -213,9 +212,8 @@ def test_mining_can_ask_for_trailed_skies_and_weights_kinds(
     from meteorfast.propose import ProposalScanner
     from meteorfast.synth import SimConfig, sample
 
-    onnx_path = exported
     only_clean = (("clean", 1e9),)
-    bank = tp.mine(onnx_path, 8, 2, tmp_path / "t.npz", size=SMALL, weights=only_clean, trailed_stars=1.0,
+    bank = tp.mine(exported, 8, 2, tmp_path / "t.npz", size=SMALL, weights=only_clean, trailed_stars=1.0,
                    log=lambda _m: None)  # fmt: skip
     assert set(bank.kinds.tolist()) == {"clean"}
 
@@ -226,11 +224,11 @@ def test_mining_can_ask_for_trailed_skies_and_weights_kinds(
 
     trailed, points = first(1.0), first(0.0)
     assert (trailed != points).any()  # the same sky, its stars drawn as trails
-    scanner = ProposalScanner(onnx_path, threads=1)
+    scanner = ProposalScanner(exported, threads=1)
     assert bank.scores[0] == pytest.approx(float(scanner.logits(trailed).max()), abs=1e-5)
 
     bad = tmp_path / "bad.npz"
-    assert tp.main(["mine", str(onnx_path), str(bad), "--seed", "1", "--weight", "clean"]) == 2
+    assert tp.main(["mine", str(exported), str(bad), "--seed", "1", "--weight", "clean"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert "expected --weight KIND=FACTOR, got 'clean'" in err
