@@ -1,0 +1,64 @@
+"""benchmarks/satellite_twins.py: the satellites it records are eval's, and its twin search finds a meteor's own
+picture when it is given one, while a flat dash with abrupt ends stays well apart from every meteor."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "satellite_twins.py"
+
+
+def _script() -> ModuleType:
+    if not SCRIPT.is_file():
+        pytest.skip("needs the source checkout (benchmarks/)")
+    spec = importlib.util.spec_from_file_location("satellite_twins", SCRIPT)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclass looks its module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_stills_recorded_are_evals_satellites() -> None:
+    from meteorfast.evaluate import synthetic_items
+
+    script = _script()
+    index, images, views = script.satellite_stills(60, 4242)
+    items = synthetic_items(60, 4242)
+    assert index == [i for i, it in enumerate(items) if it.kind == "satellite"]
+    assert index
+    for i, image, view in zip(index, images, views, strict=True):
+        assert np.array_equal(image, items[i].image)
+        # The profile model stands for the drawn dash: their matched-filter SNRs agree within a quarter (the drawn
+        # line's anti-aliasing varies with its angle; 0.88-1.22 over this seed's first 27 satellites).
+        line = script.line_of(view)
+        model = np.sqrt((script.satellite_profile(line, view.level, view.flare) ** 2 * line.weight).sum())
+        assert abs(model / script.signal_snr(view) - 1) < 0.25
+
+
+@pytest.mark.slow
+def test_a_meteor_is_its_own_twin_and_a_flat_dash_is_not() -> None:
+    script = _script()
+    views = script.satellite_stills(60, 4242)[2]
+    line = script.line_of(max(views, key=lambda v: v.length))  # a real still's line, its noise and scenery
+    truth = np.array([[2.5, 40.0, 1.2, 0.6, 1.5, 0.04, 0.5, 0.0, 0.03, -1.0]])
+    meteor = 60 * script.meteor_profiles(line, truth)[0]
+    snr = np.sqrt((meteor**2 * line.weight).sum())
+    twin = script.fit_twin(line, meteor, np.random.default_rng(1))
+    assert snr > 30
+    assert twin["dprime"] < 0.02 * snr  # the search reaches the meteor itself, or very near it
+    assert abs(twin["length"] - 40) < 2
+    assert abs(twin["peak"] - 60) < 3
+    # The same line's satellite, a flat dash with the shutter's abrupt ends as bright as that meteor: no light
+    # curve in the prior makes it, so its twin stays far off.
+    flat = script.satellite_profile(line, 120.0, None)
+    far = script.fit_twin(line, flat, np.random.default_rng(1))
+    assert far["dprime"] > 5
+    assert far["dprime"] > 20 * twin["dprime"]
