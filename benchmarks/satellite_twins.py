@@ -267,6 +267,105 @@ def fit_twin(line: Line, target: F64, rng: np.random.Generator) -> dict[str, Any
             "peak": peak, "dprime": float(np.sqrt(d2))}  # fmt: skip
 
 
+# The satellite prior of ``_Mover`` at 720 px high, for the turned-round search: 1.5-12 px/s over a 5 s still, half
+# of a level of 40-160 ADU, and 30 % with one flare (at 0.2-0.8 of the dash, gain 2-6, width 0.08 of it).
+SAT_LENGTH, SAT_HALF_LEVEL, SAT_AT, SAT_GAIN = (7.5, 60.0), (20.0, 80.0), (0.2, 0.8), (2.0, 6.0)
+SHORT_METEOR = 90.0  # px: meteors this short or shorter are compared with satellites (which are at most 60 px)
+
+
+def satellite_distance(line: Line, target: F64, p: F64) -> F64:
+    """``d'^2`` between ``target`` and each satellite ``p`` float64 ``[C, 4]`` (start along the line, length, flare's
+    at and gain, gain 0 for none) at its best level within the prior: float64 ``[C]``."""
+    frac = (line.s[None, :] - p[:, 0:1]) / p[:, 1:2]
+    dash = ((frac >= 0) & (frac <= 1)) * (1 + p[:, 3:4] * np.exp(-0.5 * ((frac - p[:, 2:3]) / 0.08) ** 2))
+    m = _blur(dash.astype(np.float64), line.sigma)
+    w = line.weight[None, :]
+    amp = np.clip((m * target * w).sum(1) / np.maximum((m * m * w).sum(1), 1e-12), *SAT_HALF_LEVEL)
+    out: F64 = ((target[None, :] - amp[:, None] * m) ** 2 * w).sum(1)
+    return out
+
+
+def fit_satellite(line: Line, target: F64, rng: np.random.Generator) -> float:
+    """The ``d'`` of the satellite within the prior closest to the profile ``target`` on ``line`` (an upper bound, as
+    :func:`fit_twin`'s), with and without a flare."""
+    lo = np.array([-PAD, SAT_LENGTH[0], SAT_AT[0], SAT_GAIN[0]])
+    hi = np.array([line.length, SAT_LENGTH[1], SAT_AT[1], SAT_GAIN[1]])
+    scale = np.array([4.0, 4.0, 0.05, 0.4])
+    best = np.inf
+    for flare in (False, True):
+        pool = rng.uniform(lo, hi, (6000, 4))
+        pool[:, 3] *= flare
+        elite = pool[np.argsort(satellite_distance(line, target, pool))[:16]]
+        for it in range(50):
+            kids = np.repeat(elite, 32, axis=0)
+            kids += rng.normal(0, 1, kids.shape) * scale * 0.92**it * (rng.random(kids.shape) < 0.5)
+            kids = np.clip(kids, lo, hi)
+            kids[:, 3] *= flare
+            cand = np.concatenate([elite, kids])
+            elite = cand[np.argsort(satellite_distance(line, target, cand))[:16]]
+        best = min(best, float(satellite_distance(line, target, elite[:1])[0]))
+    return float(np.sqrt(best))
+
+
+def short_meteor_stills(
+    n: int, seed: int
+) -> tuple[list[int], list[npt.NDArray[np.uint8]], list[tuple[SatelliteView, F64, float]]]:
+    """The meteor stills (not fireballs) among ``meteorfast eval --synthetic n --seed seed``'s items whose path is at
+    most :data:`SHORT_METEOR` px: indices, images, and for each a view of its line (its ``level`` the meteor's peak;
+    no drawn signal), its light curve as :func:`meteor_profiles`' parameters ``float64 [1, 10]`` and its peak. The
+    fragments and wake a fifth and a third of meteors have are left out of the light curve."""
+    from meteorfast.synth import SimConfig, render
+
+    pending: dict[str, Any] = {}
+    draw, finish, real = render._Meteor.draw, render._Scene.finish, render.render_frame
+
+    def meteor_draw(self: Any, img: Any, scene: Any, t0: float, t1: float) -> Any:
+        pending["meteor"] = self
+        return draw(self, img, scene, t0, t1)
+
+    def scene_finish(self: Any, img: Any, t: float, frame_rng: Any) -> Any:
+        m = pending.pop("meteor", None)
+        if m is not None and m.kind != "fireball" and m.length <= SHORT_METEOR:
+            seen = np.ones(img.shape, bool)
+            for hidden in (self.silhouette, None if self.lit is None else self.lit[0]):
+                if hidden is not None:
+                    seen &= ~hidden
+            if self.mask is not None:
+                seen &= self.mask
+            a, b = m.p0, m.p0 + m.length * m.dir
+            h, w = img.shape
+            reach = int(PAD) + 20
+            x0, y0 = max(int(min(a[0], b[0])) - reach, 0), max(int(min(a[1], b[1])) - reach, 0)
+            x1, y1 = min(int(max(a[0], b[0])) + reach + 1, w), min(int(max(a[1], b[1])) + reach + 1, h)
+            box = np.s_[y0:y1, x0:x1]
+            var = (np.maximum(img[box], 0) / self.gain + self.read**2 + 1 / 12).astype(np.float32)
+            view = SatelliteView(np.zeros_like(var), var, seen[box].copy(), (x0, y0), (float(a[0]), float(a[1])),
+                                 (float(m.dir[0]), float(m.dir[1])), float(m.length), float(m.peak), None,
+                                 float(m.sigma))  # fmt: skip
+            flares = [*m.flares, *[(0.5, 0.0, 0.03)] * (2 - len(m.flares))]
+            light = np.array([[0.0, m.length, m.shape, *flares[0], *flares[1], 1.0]])
+            pending["view"] = (view, light, float(m.peak))
+        return finish(self, img, t, frame_rng)
+
+    def only_meteors(seed_i: int, kind: str | None = None, config: Any = None) -> Any:
+        return real(seed_i, kind, config) if kind in ("meteor", "faint_meteor") else None
+
+    index, images, views = [], [], []
+    render._Meteor.draw, render._Scene.finish = meteor_draw, scene_finish  # type: ignore[method-assign]
+    render.render_frame = only_meteors  # type: ignore[assignment]
+    try:
+        for i, frame in enumerate(render.sample(n, seed, config=SimConfig())):
+            got = pending.pop("view", None)
+            if frame is not None and got is not None:
+                index.append(i)
+                images.append(frame.image)
+                views.append(got)
+    finally:
+        render._Meteor.draw, render._Scene.finish = draw, finish  # type: ignore[method-assign]
+        render.render_frame = real  # type: ignore[assignment]
+    return index, images, views
+
+
 def point_to_dash(view: SatelliteView, x: float, y: float) -> float:
     """The distance (px) from frame point ``(x, y)`` (meteorfast's convention: pixel (r, c)'s centre at
     (c + 0.5, r + 0.5)) to the dash's segment."""
@@ -289,10 +388,34 @@ def main() -> int:
     parser.add_argument("--verifier", default="auto")
     parser.add_argument("--json", default=None)
     parser.add_argument("--no-twins", action="store_true", help="only the detector and where its points lie (fast)")
+    parser.add_argument(
+        "--meteors", action="store_true", help="each short meteor's closest satellite, and whether it is found"
+    )
     args = parser.parse_args()
 
     from meteorfast.evaluate import EvalItem, predict
     from meteorfast.io import emit_json
+
+    if args.meteors:
+        index, images, meteors = short_meteor_stills(args.synthetic, args.seed)
+        found = predict(args.model, [EvalItem(im, 1, None, (), "", "meteor") for im in images],
+                        verifier=None if args.verifier == "none" else args.verifier)  # fmt: skip
+        rng = np.random.default_rng([args.seed, 0x5A7])
+        rows = []
+        for i, (view, light, peak), prob in zip(index, meteors, found.prob, strict=True):
+            line = line_of(view)
+            target = peak * meteor_profiles(line, light)[0]
+            rows.append({"item": i, "length": view.length, "found": bool(prob >= found.threshold), "prob": float(prob),
+                         "snr": float(np.sqrt((target**2 * line.weight).sum())),
+                         "dprime_satellite": fit_satellite(line, target, rng)})  # fmt: skip
+        dps = np.array([r["dprime_satellite"] for r in rows])
+        emit_json({
+            "command": "python " + " ".join(sys.argv), "seed": args.seed, "n": args.synthetic,
+            "short_meteors": len(rows), "found": sum(r["found"] for r in rows),
+            "dprime_satellite_min": float(dps.min()), "dprime_satellite_median": float(np.median(dps)),
+            "dprime_satellite_under": {str(t): int((dps < t).sum()) for t in (2, 3, 4, 6, 8)}, "rows": rows,
+        }, args.json)  # fmt: skip
+        return 0
 
     index, images, views = satellite_stills(args.synthetic, args.seed)
     items = [

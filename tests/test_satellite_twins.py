@@ -62,3 +62,15 @@ def test_a_meteor_is_its_own_twin_and_a_flat_dash_is_not() -> None:
     far = script.fit_twin(line, flat, np.random.default_rng(1))
     assert far["dprime"] > 5
     assert far["dprime"] > 20 * twin["dprime"]
+
+
+@pytest.mark.slow
+def test_a_satellite_is_its_own_closest_satellite_and_a_domed_meteor_is_not() -> None:
+    script = _script()
+    views = script.satellite_stills(60, 4242)[2]
+    line = script.line_of(max(views, key=lambda v: v.length))
+    own = script.satellite_profile(line, 100.0, (0.4, 3.0))
+    assert script.fit_satellite(line, own, np.random.default_rng(2)) < 0.02 * np.sqrt((own**2 * line.weight).sum())
+    # A meteor as bright, its light rising and falling over 40 px: no flat dash with abrupt ends makes it.
+    dome = 60 * script.meteor_profiles(line, np.array([[2.5, 40.0, 1.5, 0.6, 0.0, 0.03, 0.5, 0.0, 0.03, 1.0]]))[0]
+    assert script.fit_satellite(line, dome, np.random.default_rng(2)) > 5
