@@ -32,6 +32,8 @@ EDGES = (0.0, 10.0, 15.0, 20.0, 30.0, 50.0, 100.0, float("inf"))
 def oracle_snr() -> Iterator[list[float]]:
     """While active, every rendered meteor frame appends its matched-filter SNR (see the module docstring) to the
     list it yields; other frames append NaN."""
+    from satellite_twins import _visible_and_variance  # this script's neighbour in benchmarks/
+
     from meteorfast.synth import render
 
     out: list[float] = []
@@ -52,13 +54,7 @@ def oracle_snr() -> Iterator[list[float]]:
         if signal is None:
             out.append(float("nan"))
         else:
-            seen = np.ones(img.shape, bool)
-            for hidden in (self.silhouette, None if self.lit is None else self.lit[0]):
-                if hidden is not None:
-                    seen &= ~hidden
-            if self.mask is not None:
-                seen &= self.mask
-            var = np.maximum(img, 0) / self.gain + self.read**2 + 1 / 12
+            seen, var = _visible_and_variance(self, img, np.s_[:, :])
             out.append(float(np.sqrt(np.sum(np.where(seen, signal, 0).astype(np.float64) ** 2 / var))))
         return finish(self, img, t, frame_rng)
 

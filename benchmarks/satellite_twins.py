@@ -68,6 +68,20 @@ class SatelliteView:
     sigma: float
 
 
+def _visible_and_variance(scene: Any, img: Any, box: Any) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float32]]:
+    """Within ``box`` of a frame about to be finished: which pixels the scenery leaves visible (``finish`` paints
+    silhouettes and lit structures over them, and an all-sky lens's mask), and the noise variance ``finish`` adds
+    (shot and read noise, and 8-bit quantisation)."""
+    seen = np.ones(img.shape, bool)
+    for hidden in (scene.silhouette, None if scene.lit is None else scene.lit[0]):
+        if hidden is not None:
+            seen &= ~hidden
+    if scene.mask is not None:
+        seen &= scene.mask
+    var = np.maximum(img[box], 0) / scene.gain + scene.read**2 + 1 / 12
+    return seen[box].copy(), var.astype(np.float32)
+
+
 @contextmanager
 def record_satellites() -> Iterator[list[SatelliteView | None]]:
     """While active, every rendered frame appends the :class:`SatelliteView` of its satellite, or None."""
@@ -92,23 +106,16 @@ def record_satellites() -> Iterator[list[SatelliteView | None]]:
             out.append(None)
             return finish(self, img, t, frame_rng)
         mover, t0, t1, signal = sat
-        # What finish will do to the pixels first (scenery in front of the dash), then the noise it adds.
-        seen = np.ones(img.shape, bool)
-        for hidden in (self.silhouette, None if self.lit is None else self.lit[0]):
-            if hidden is not None:
-                seen &= ~hidden
-        if self.mask is not None:
-            seen &= self.mask
         ys, xs = np.nonzero(signal > 1e-3 * float(signal.max()))
         h, w = img.shape
         x0, y0 = max(int(xs.min()) - int(PAD) - 8, 0), max(int(ys.min()) - int(PAD) - 8, 0)
         x1, y1 = min(int(xs.max()) + int(PAD) + 9, w), min(int(ys.max()) + int(PAD) + 9, h)
         box = np.s_[y0:y1, x0:x1]
-        var = np.maximum(img[box], 0) / self.gain + self.read**2 + 1 / 12
+        seen, var = _visible_and_variance(self, img, box)
         speed = float(np.hypot(*mover.v))
         start = mover.p0 + t0 * mover.v
         out.append(SatelliteView(
-            signal[box].copy(), var.astype(np.float32), seen[box].copy(), (x0, y0), (float(start[0]), float(start[1])),
+            signal[box].copy(), var, seen, (x0, y0), (float(start[0]), float(start[1])),
             (float(mover.v[0] / speed), float(mover.v[1] / speed)), speed * (t1 - t0), float(mover.level),
             None if mover.flare is None else (float(mover.flare[0]), float(mover.flare[1])), float(mover.sigma),
         ))  # fmt: skip
@@ -326,20 +333,14 @@ def short_meteor_stills(
     def scene_finish(self: Any, img: Any, t: float, frame_rng: Any) -> Any:
         m = pending.pop("meteor", None)
         if m is not None and m.kind != "fireball" and m.length <= SHORT_METEOR:
-            seen = np.ones(img.shape, bool)
-            for hidden in (self.silhouette, None if self.lit is None else self.lit[0]):
-                if hidden is not None:
-                    seen &= ~hidden
-            if self.mask is not None:
-                seen &= self.mask
             a, b = m.p0, m.p0 + m.length * m.dir
             h, w = img.shape
             reach = int(PAD) + 20
             x0, y0 = max(int(min(a[0], b[0])) - reach, 0), max(int(min(a[1], b[1])) - reach, 0)
             x1, y1 = min(int(max(a[0], b[0])) + reach + 1, w), min(int(max(a[1], b[1])) + reach + 1, h)
             box = np.s_[y0:y1, x0:x1]
-            var = (np.maximum(img[box], 0) / self.gain + self.read**2 + 1 / 12).astype(np.float32)
-            view = SatelliteView(np.zeros_like(var), var, seen[box].copy(), (x0, y0), (float(a[0]), float(a[1])),
+            seen, var = _visible_and_variance(self, img, box)
+            view = SatelliteView(np.zeros_like(var), var, seen, (x0, y0), (float(a[0]), float(a[1])),
                                  (float(m.dir[0]), float(m.dir[1])), float(m.length), float(m.peak), None,
                                  float(m.sigma))  # fmt: skip
             flares = [*m.flares, *[(0.5, 0.0, 0.03)] * (2 - len(m.flares))]
