@@ -1,13 +1,16 @@
 """Whether the satellites a still detector lets through have meteor twins in the simulator's own priors.
 
-For each satellite still of ``meteorfast eval --synthetic N --seed S``, the meteor the simulator could draw (a
-non-fireball meteor's light curve, length, brightness and flares within their prior ranges, on the satellite's own
-line, with its width) that comes closest to the satellite's noise-free dash, and their separation ``d'``: the root
-of the sum over the visible pixels of (satellite - twin)^2 / that pixel's noise variance, with the noise the
-simulator then adds. ``d'`` is what an ideal observer that knew both noise-free pictures would reach (deciding
-between the two errs with probability ``Phi(-d'/2)``); a detector that does not know them does worse. So a satellite
-whose twin lies at ``d'`` 2-4 is one that no still detector can reliably tell from a meteor, and the satellite
-false-positive rate has a floor that no training goes under.
+For each satellite still of ``meteorfast eval --synthetic N --seed S``: where the detector's located point lies (on
+the dash or elsewhere in the frame), and the meteor the simulator could draw (a non-fireball meteor's light curve,
+length, brightness and flares within their prior ranges, on the satellite's own line, with its width) that comes
+closest to the satellite's noise-free dash, with their separation ``d'``: the root of the sum over the visible
+pixels of (satellite - twin)^2 / that pixel's noise variance, with the noise the simulator then adds. ``d'`` is what
+an ideal observer that knew both noise-free pictures would reach (deciding between the two errs with probability
+``Phi(-d'/2)``); a detector that does not know them does worse. So a satellite whose twin lies at ``d'`` 2-4 is one
+that no still detector can reliably tell from that meteor. Whether that sets a floor under the satellites' false
+positive rate depends on how often the prior draws such meteors; ``--meteors`` measures it from the other side: for
+each short meteor still (path at most 90 px), the closest satellite the prior could draw, and whether the detector
+finds the meteor.
 
 Both are compared as continuous profiles along the line (the light curve times a Gaussian cross-section, blurred by
 the PSF), not as the drawn pixels: the simulator draws a path as anti-aliased segments between vertices 1.5-2 px
@@ -15,13 +18,14 @@ apart, and an exact comparison of the drawings would separate any two streaks by
 shift of a bright streak's vertices alone gives ``d'`` of 20-40), which no camera shows. The profiles' own SNR is
 within a quarter of the drawn dash's (the anti-aliasing varies with the line's angle), and that is the scale of
 ``d'``'s uncertainty; the search (random, then evolution, for each heading and number of flares) returns an upper
-bound on the closest twin's ``d'``, stable to about 2 % between runs. The satellites are the very stills
-``meteorfast eval`` renders, and the detector is the one it runs, at its stored threshold.
+bound on the closest twin's ``d'``, stable to about 2 % between runs. A meteor's fragments, wake and slight
+curvature are left out of its profile. The stills are the very ones ``meteorfast eval`` renders, and the detector is
+the one it runs, at its stored threshold.
 
 This reads the simulator's internals, so it is a benchmark, not an API.
 
     python benchmarks/satellite_twins.py [--synthetic 3000] [--seed 2026] [--model default] [--verifier auto]
-        [--json benchmarks/results/satellite_twins_2026.json]
+        [--no-twins | --meteors] [--json benchmarks/results/satellite_twins_2026.json]
 """
 
 from __future__ import annotations
@@ -106,14 +110,16 @@ def record_satellites() -> Iterator[list[SatelliteView | None]]:
             out.append(None)
             return finish(self, img, t, frame_rng)
         mover, t0, t1, signal = sat
+        start = mover.p0 + t0 * mover.v
         ys, xs = np.nonzero(signal > 1e-3 * float(signal.max()))
+        if not xs.size:  # a dash drawn wholly outside the frame: the crop around where it starts
+            xs, ys = np.array([int(start[0])]), np.array([int(start[1])])
         h, w = img.shape
         x0, y0 = max(int(xs.min()) - int(PAD) - 8, 0), max(int(ys.min()) - int(PAD) - 8, 0)
         x1, y1 = min(int(xs.max()) + int(PAD) + 9, w), min(int(ys.max()) + int(PAD) + 9, h)
         box = np.s_[y0:y1, x0:x1]
         seen, var = _visible_and_variance(self, img, box)
         speed = float(np.hypot(*mover.v))
-        start = mover.p0 + t0 * mover.v
         out.append(SatelliteView(
             signal[box].copy(), var, seen, (x0, y0), (float(start[0]), float(start[1])),
             (float(mover.v[0] / speed), float(mover.v[1] / speed)), speed * (t1 - t0), float(mover.level),
