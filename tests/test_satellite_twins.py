@@ -1,5 +1,6 @@
-"""benchmarks/satellite_twins.py: the satellites it records are eval's, and its twin search finds a meteor's own
-picture when it is given one, while a flat dash with abrupt ends stays well apart from every meteor."""
+"""benchmarks/satellite_twins.py: the satellites it records are eval's; its twin search finds a meteor's own profile
+when it is given one, while a flat dash with abrupt ends stays well apart from every meteor; and the turned-round
+search finds a satellite's own profile, while a meteor's rise and fall stays apart from every satellite."""
 
 from __future__ import annotations
 
