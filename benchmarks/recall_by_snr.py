@@ -22,6 +22,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from unittest.mock import patch
 
 import numpy as np
 
@@ -58,11 +59,8 @@ def oracle_snr() -> Iterator[list[float]]:
             out.append(float(np.sqrt(np.sum(np.where(seen, signal, 0).astype(np.float64) ** 2 / var))))
         return finish(self, img, t, frame_rng)
 
-    render._Meteor.draw, render._Scene.finish = meteor_draw, scene_finish  # type: ignore[method-assign]
-    try:
+    with patch.object(render._Meteor, "draw", meteor_draw), patch.object(render._Scene, "finish", scene_finish):
         yield out
-    finally:
-        render._Meteor.draw, render._Scene.finish = draw, finish  # type: ignore[method-assign]
 
 
 def main() -> int:

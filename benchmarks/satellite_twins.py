@@ -37,6 +37,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+from unittest.mock import patch
 
 import numpy as np
 import numpy.typing as npt
@@ -127,33 +128,34 @@ def record_satellites() -> Iterator[list[SatelliteView | None]]:
         ))  # fmt: skip
         return finish(self, img, t, frame_rng)
 
-    render._Mover.draw, render._Scene.finish = mover_draw, scene_finish  # type: ignore[method-assign]
-    try:
+    with patch.object(render._Mover, "draw", mover_draw), patch.object(render._Scene, "finish", scene_finish):
         yield out
-    finally:
-        render._Mover.draw, render._Scene.finish = draw, finish  # type: ignore[method-assign]
 
 
-def satellite_stills(n: int, seed: int) -> tuple[list[int], list[npt.NDArray[np.uint8]], list[SatelliteView]]:
-    """The satellite stills among ``meteorfast eval --synthetic n --seed seed``'s items: their indices, images and
-    views. Only they are rendered (the others' kinds and seeds are drawn as ``sample`` draws them)."""
+def stills_of(kinds: tuple[str, ...], n: int, seed: int) -> Iterator[tuple[int, Any]]:
+    """``(index, SimFrame)`` for the stills of ``kinds`` among ``meteorfast eval --synthetic n --seed seed``'s items,
+    only they rendered (the others' kinds and seeds are drawn as ``sample`` draws them, so the indices are eval's)."""
     from meteorfast.synth import SimConfig, render
 
     real = render.render_frame
 
-    def only_satellites(seed_i: int, kind: str | None = None, config: Any = None) -> Any:
-        return real(seed_i, kind, config) if kind == "satellite" else None
+    def only(seed_i: int, kind: str | None = None, config: Any = None) -> Any:
+        return real(seed_i, kind, config) if kind in kinds else None
 
+    with patch.object(render, "render_frame", only):
+        for i, frame in enumerate(render.sample(n, seed, config=SimConfig())):
+            if frame is not None:
+                yield i, frame
+
+
+def satellite_stills(n: int, seed: int) -> tuple[list[int], list[npt.NDArray[np.uint8]], list[SatelliteView]]:
+    """The satellite stills among ``meteorfast eval --synthetic n --seed seed``'s items: their indices, images and
+    views. Only they are rendered (see :func:`stills_of`)."""
     index, images = [], []
-    render.render_frame = only_satellites  # type: ignore[assignment]
-    try:
-        with record_satellites() as views:
-            for i, frame in enumerate(render.sample(n, seed, config=SimConfig())):
-                if frame is not None:
-                    index.append(i)
-                    images.append(frame.image)
-    finally:
-        render.render_frame = real  # type: ignore[assignment]
+    with record_satellites() as views:
+        for i, frame in stills_of(("satellite",), n, seed):
+            index.append(i)
+            images.append(frame.image)
     found = [v for v in views if v is not None]
     if len(found) != len(index):
         raise RuntimeError(f"expected one recorded dash per satellite still, got {len(found)} for {len(index)}")
@@ -327,10 +329,10 @@ def short_meteor_stills(
     most :data:`SHORT_METEOR` px: indices, images, and for each a view of its line (its ``level`` the meteor's peak;
     no drawn signal), its light curve as :func:`meteor_profiles`' parameters ``float64 [1, 10]`` and its peak. The
     fragments and wake a fifth and a third of meteors have are left out of the light curve."""
-    from meteorfast.synth import SimConfig, render
+    from meteorfast.synth import render
 
     pending: dict[str, Any] = {}
-    draw, finish, real = render._Meteor.draw, render._Scene.finish, render.render_frame
+    draw, finish = render._Meteor.draw, render._Scene.finish
 
     def meteor_draw(self: Any, img: Any, scene: Any, t0: float, t1: float) -> Any:
         pending["meteor"] = self
@@ -354,22 +356,14 @@ def short_meteor_stills(
             pending["view"] = (view, light, float(m.peak))
         return finish(self, img, t, frame_rng)
 
-    def only_meteors(seed_i: int, kind: str | None = None, config: Any = None) -> Any:
-        return real(seed_i, kind, config) if kind in ("meteor", "faint_meteor") else None
-
     index, images, views = [], [], []
-    render._Meteor.draw, render._Scene.finish = meteor_draw, scene_finish  # type: ignore[method-assign]
-    render.render_frame = only_meteors  # type: ignore[assignment]
-    try:
-        for i, frame in enumerate(render.sample(n, seed, config=SimConfig())):
+    with patch.object(render._Meteor, "draw", meteor_draw), patch.object(render._Scene, "finish", scene_finish):
+        for i, frame in stills_of(("meteor", "faint_meteor"), n, seed):
             got = pending.pop("view", None)
-            if frame is not None and got is not None:
+            if got is not None:
                 index.append(i)
                 images.append(frame.image)
                 views.append(got)
-    finally:
-        render._Meteor.draw, render._Scene.finish = draw, finish  # type: ignore[method-assign]
-        render.render_frame = real  # type: ignore[assignment]
     return index, images, views
 
 
