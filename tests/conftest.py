@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import importlib.util
+import sys
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -17,6 +21,26 @@ def realdata() -> Path:
     if not REALDATA.is_dir():
         pytest.skip(f"needs {REALDATA} (the shared real meteor data beside the checkout), which is absent")
     return REALDATA
+
+
+@pytest.fixture(scope="session")
+def benchmark_script() -> Callable[[str], ModuleType]:
+    """Loads ``benchmarks/NAME.py`` as module ``NAME`` (registered in ``sys.modules``, where a dataclass of the
+    script looks its module up); skips where the source checkout's ``benchmarks/`` is absent."""
+
+    def load(name: str) -> ModuleType:
+        path = REPO / "benchmarks" / f"{name}.py"
+        if not path.is_file():
+            pytest.skip("needs the source checkout (benchmarks/)")
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot load {path} as a module")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        return module
+
+    return load
 
 
 @pytest.fixture

@@ -4,29 +4,16 @@ does not."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
+from collections.abc import Callable
 from types import ModuleType
 
 import numpy as np
 import pytest
 
 cv2 = pytest.importorskip("cv2")
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "detection_vetoes.py"
+
+Load = Callable[[str], ModuleType]  # the benchmark_script fixture
 H, W = 360, 640
-
-
-def _script() -> ModuleType:
-    if not SCRIPT.is_file():
-        pytest.skip("needs the source checkout (benchmarks/)")
-    spec = importlib.util.spec_from_file_location("detection_vetoes", SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 def _streak(img: np.ndarray, x: float, y: float, angle: float, length: float, light: np.ndarray) -> None:
@@ -45,8 +32,8 @@ def _sky(seed: int) -> np.ndarray:
     return (20 + np.random.default_rng(seed).normal(0, 3, (H, W))).astype(np.float32)
 
 
-def test_a_trailed_stars_shape_repeats_and_a_lone_streaks_does_not() -> None:
-    script = _script()
+def test_a_trailed_stars_shape_repeats_and_a_lone_streaks_does_not(benchmark_script: Load) -> None:
+    script = benchmark_script("detection_vetoes")
     rng = np.random.default_rng(7)
     trailed = _sky(1)
     starts = rng.uniform([40, 40], [W - 60, H - 60], (40, 2))
@@ -79,8 +66,8 @@ def test_a_trailed_stars_shape_repeats_and_a_lone_streaks_does_not() -> None:
     assert found.count(0.85, 12) == 0
 
 
-def test_an_even_dash_reads_flat_and_a_rise_and_fall_does_not() -> None:
-    script = _script()
+def test_an_even_dash_reads_flat_and_a_rise_and_fall_does_not(benchmark_script: Load) -> None:
+    script = benchmark_script("detection_vetoes")
     u = (np.arange(40) + 0.5) / 40
     angle = np.deg2rad(-35)
     mid = (300 + 20 * np.cos(angle) + 0.5, 200 + 20 * np.sin(angle) + 0.5)

@@ -3,31 +3,22 @@ it, the line of the meteor inside it."""
 
 from __future__ import annotations
 
-import importlib.util
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
 import cv2
 import numpy as np
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "eval_real.py"
+Load = Callable[[str], ModuleType]  # the benchmark_script fixture
 
 
-def _script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("eval_real", SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_the_box_streak_line_runs_through_the_meteor_beyond_the_box() -> None:
+def test_the_box_streak_line_runs_through_the_meteor_beyond_the_box(benchmark_script: Load) -> None:
     rng = np.random.default_rng(3)
     sky = np.clip(rng.normal(20, 2, (400, 600)), 0, 255).astype(np.uint8)
     cv2.line(sky, (40, 60), (560, 340), 90, 2)  # a meteor, slope 280/520
     box = (300, 180, 420, 280)  # encloses only its middle
-    script = _script()
+    script = benchmark_script("eval_real")
     line = script.box_streak_line(sky, box)
     assert line is not None
     on_meteor = (100.0, 60 + 60 * 280 / 520)  # 200 px beyond the box, on the streak

@@ -4,33 +4,19 @@ search finds a satellite's own profile, while a meteor's rise and fall stays apa
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
+from collections.abc import Callable
 from types import ModuleType
 
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "satellite_twins.py"
+Load = Callable[[str], ModuleType]  # the benchmark_script fixture
 
 
-def _script() -> ModuleType:
-    if not SCRIPT.is_file():
-        pytest.skip("needs the source checkout (benchmarks/)")
-    spec = importlib.util.spec_from_file_location("satellite_twins", SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclass looks its module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_the_stills_recorded_are_evals_satellites() -> None:
+def test_the_stills_recorded_are_evals_satellites(benchmark_script: Load) -> None:
     from meteorfast.evaluate import synthetic_items
 
-    script = _script()
+    script = benchmark_script("satellite_twins")
     index, images, views = script.satellite_stills(60, 4242)
     items = synthetic_items(60, 4242)
     assert index == [i for i, it in enumerate(items) if it.kind == "satellite"]
@@ -45,8 +31,8 @@ def test_the_stills_recorded_are_evals_satellites() -> None:
 
 
 @pytest.mark.slow
-def test_a_meteor_is_its_own_twin_and_a_flat_dash_is_not() -> None:
-    script = _script()
+def test_a_meteor_is_its_own_twin_and_a_flat_dash_is_not(benchmark_script: Load) -> None:
+    script = benchmark_script("satellite_twins")
     views = script.satellite_stills(60, 4242)[2]
     line = script.line_of(max(views, key=lambda v: v.length))  # a real still's line, its noise and scenery
     truth = np.array([[2.5, 40.0, 1.2, 0.6, 1.5, 0.04, 0.5, 0.0, 0.03, -1.0]])
@@ -66,8 +52,8 @@ def test_a_meteor_is_its_own_twin_and_a_flat_dash_is_not() -> None:
 
 
 @pytest.mark.slow
-def test_a_satellite_is_its_own_closest_satellite_and_a_domed_meteor_is_not() -> None:
-    script = _script()
+def test_a_satellite_is_its_own_closest_satellite_and_a_domed_meteor_is_not(benchmark_script: Load) -> None:
+    script = benchmark_script("satellite_twins")
     views = script.satellite_stills(60, 4242)[2]
     line = script.line_of(max(views, key=lambda v: v.length))
     own = script.satellite_profile(line, 100.0, (0.4, 3.0))
