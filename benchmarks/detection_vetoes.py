@@ -6,11 +6,12 @@ with the detector it runs, at its stored threshold.
   local maximum where the match is ``tau`` or more and significant (matched-filter SNR 10 or more), not on the
   object's own lit pixels and not on its own line (a long streak matches itself all along). A trailed star's shape
   repeats at every star of a long exposure, a shaken frame's too; a meteor's should not. Points on objects whose
-  longer axis is under ``--copies-min-px`` are left alone (every star matches a star).
-- **Flatness.** Along the line through the point, the streak's contrast is walked out to its ends (3 sigma, gaps
-  of 3 px), and the mean at its two ends (8-22 % and 78-92 % of the walked length), the lower of the two, is divided
-  by the median over 10-90 %. A satellite's even dash gives about 1, even when it flares (the flare covers a fifth
-  of it); a meteor's rise and fall (``sin^k``) gives 0.4-0.75.
+  longer axis is under the rule's ``min_major_px`` (12 or 20) are left alone: every star matches a star.
+- **Flatness.** Along the line through the point (3 sigma or more there), the streak's contrast is walked out to
+  its ends (2.5 sigma, gaps of 3 px), and the mean at its two ends (8-22 % and 78-92 % of the walked length), the
+  lower of the two, is divided by the median over 10-90 %. An even dash would give 1, less the blur's ramp that the
+  walked ends take in (a drawn one reads 0.87, the simulator's satellites a median 0.83-0.87); a meteor's rise and
+  fall (``sin^k``) gives less (a drawn ``sin`` reads 0.52).
 
 Each is read as a grid of veto rules on the detections: detected meteors lost, negatives removed, satellites
 removed. Flatness is also measured at every satellite's own dash (its middle), whatever the detector did there.
