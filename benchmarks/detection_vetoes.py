@@ -26,7 +26,6 @@ import argparse
 import sys
 from dataclasses import dataclass
 from itertools import product
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -192,8 +191,7 @@ def main() -> int:
         copy_rules.append({"tau": tau, "min_copies": m, "min_major_px": major, **_counts(veto, det, label, conf)})
 
     # Every satellite's own dash, at its middle, whatever the detector did there.
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from satellite_twins import ON_DASH, point_to_dash, satellite_stills
+    from satellite_twins import ON_DASH, point_to_dash, satellite_stills  # this script's neighbour in benchmarks/
 
     index, images, views = satellite_stills(args.synthetic, args.seed)
     at_dash, passed_on_dash = [], []

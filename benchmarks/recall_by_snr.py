@@ -16,7 +16,6 @@ This reads the simulator's internals (the meteor's drawing and the sensor step),
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import sys
 from collections.abc import Iterator
@@ -64,13 +63,9 @@ def oracle_snr() -> Iterator[list[float]]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--synthetic", type=int, default=3000)
-    parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--model", default="default")
-    parser.add_argument("--verifier", default="auto")
-    parser.add_argument("--json", default=None)
-    args = parser.parse_args()
+    from satellite_twins import eval_parser  # this script's neighbour in benchmarks/
+
+    args = eval_parser(__doc__).parse_args()
 
     from meteorfast.evaluate import predict, synthetic_items
     from meteorfast.io import emit_json

@@ -381,13 +381,20 @@ def signal_snr(view: SatelliteView) -> float:
     return float(np.sqrt((np.where(view.seen, view.signal, 0).astype(np.float64) ** 2 / view.var).sum()))
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def eval_parser(doc: str | None) -> argparse.ArgumentParser:
+    """A parser with ``meteorfast eval``'s options that this script and ``recall_by_snr.py`` share: ``--synthetic``,
+    ``--seed``, ``--model``, ``--verifier`` and ``--json``."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--synthetic", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--model", default="default")
     parser.add_argument("--verifier", default="auto")
     parser.add_argument("--json", default=None)
+    return parser
+
+
+def main() -> int:
+    parser = eval_parser(__doc__)
     parser.add_argument("--no-twins", action="store_true", help="only the detector and where its points lie (fast)")
     parser.add_argument(
         "--meteors", action="store_true", help="each short meteor's closest satellite, and whether it is found"

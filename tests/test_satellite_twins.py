@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,11 +14,27 @@ import pytest
 Load = Callable[[str], ModuleType]  # the benchmark_script fixture
 
 
-def test_the_stills_recorded_are_evals_satellites(benchmark_script: Load) -> None:
+@pytest.fixture(scope="module")
+def script(benchmark_script: Load) -> ModuleType:
+    return benchmark_script("satellite_twins")
+
+
+@pytest.fixture(scope="module")
+def stills(script: ModuleType) -> tuple[list[int], list[np.ndarray], list[Any]]:
+    """The satellite stills of eval's first 60 items of seed 4242: indices, images and views (rendered once)."""
+    return script.satellite_stills(60, 4242)  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def line(script: ModuleType, stills: tuple[Any, ...]) -> Any:
+    """The line of the longest of those dashes: a real still's line, its noise and scenery."""
+    return script.line_of(max(stills[2], key=lambda v: v.length))
+
+
+def test_the_stills_recorded_are_evals_satellites(script: ModuleType, stills: tuple[Any, ...]) -> None:
     from meteorfast.evaluate import synthetic_items
 
-    script = benchmark_script("satellite_twins")
-    index, images, views = script.satellite_stills(60, 4242)
+    index, images, views = stills
     items = synthetic_items(60, 4242)
     assert index == [i for i, it in enumerate(items) if it.kind == "satellite"]
     assert index
@@ -31,10 +48,7 @@ def test_the_stills_recorded_are_evals_satellites(benchmark_script: Load) -> Non
 
 
 @pytest.mark.slow
-def test_a_meteor_is_its_own_twin_and_a_flat_dash_is_not(benchmark_script: Load) -> None:
-    script = benchmark_script("satellite_twins")
-    views = script.satellite_stills(60, 4242)[2]
-    line = script.line_of(max(views, key=lambda v: v.length))  # a real still's line, its noise and scenery
+def test_a_meteor_is_its_own_twin_and_a_flat_dash_is_not(script: ModuleType, line: Any) -> None:
     truth = np.array([[2.5, 40.0, 1.2, 0.6, 1.5, 0.04, 0.5, 0.0, 0.03, -1.0]])
     meteor = 60 * script.meteor_profiles(line, truth)[0]
     snr = np.sqrt((meteor**2 * line.weight).sum())
@@ -52,10 +66,7 @@ def test_a_meteor_is_its_own_twin_and_a_flat_dash_is_not(benchmark_script: Load)
 
 
 @pytest.mark.slow
-def test_a_satellite_is_its_own_closest_satellite_and_a_domed_meteor_is_not(benchmark_script: Load) -> None:
-    script = benchmark_script("satellite_twins")
-    views = script.satellite_stills(60, 4242)[2]
-    line = script.line_of(max(views, key=lambda v: v.length))
+def test_a_satellite_is_its_own_closest_satellite_and_a_domed_meteor_is_not(script: ModuleType, line: Any) -> None:
     own = script.satellite_profile(line, 100.0, (0.4, 3.0))
     assert script.fit_satellite(line, own, np.random.default_rng(2)) < 0.02 * np.sqrt((own**2 * line.weight).sum())
     # A meteor as bright, its light rising and falling over 40 px: no flat dash with abrupt ends makes it.
