@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 cv2 = pytest.importorskip("cv2")
-pytest.importorskip("scipy")
+pytest.importorskip("scipy")  # the [test] extra has it; a bare install may not
 
 Load = Callable[[str], ModuleType]  # the benchmark_script fixture
 H, W = 360, 640
