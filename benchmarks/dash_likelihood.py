@@ -299,7 +299,8 @@ def main() -> int:
         "rules": rules,
         "fits": [{"item": i, "label": int(label[i]), "kind": str(conf[i]), "prob": round(float(pred.prob[i]), 4),
                   "detected": bool(det[i]), "on_dash": i in on_dash, "length": f.length, "n": f.n,
-                  "chi2_satellite": f.chi2_satellite, "chi2_meteor": f.chi2_meteor}
+                  "chi2_satellite": round(float(f.chi2_satellite or 0), 2),
+                  "chi2_meteor": round(float(f.chi2_meteor or 0), 2)}
                  for i, f in fits.items() if f is not None and f.delta is not None],
     }  # fmt: skip
     if args.rule:
