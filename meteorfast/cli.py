@@ -75,6 +75,7 @@ def _detector(args: argparse.Namespace) -> Any:
         model=args.model or "default", backend=args.backend, batch_size=args.batch, mode=args.mode,
         window=args.window, tile=args.tile, threshold=args.threshold, localize=args.localize, stride=args.stride,
         flicker=args.flicker, mask=args.mask, tta=args.tta, verifier=args.verifier,
+        satellite_veto=args.satellite_veto,
     )  # fmt: skip
 
 
@@ -489,7 +490,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     def run(items: list[evaluate.EvalItem]) -> evaluate.Predictions:
         return evaluate.predict(model, items, tile=args.tile, mode=args.localize, refine=not args.no_refine,
-                                tta=args.tta, representation=args.representation, verifier=args.verifier)  # fmt: skip
+                                tta=args.tta, representation=args.representation, verifier=args.verifier,
+                                satellite_veto=args.satellite_veto)  # fmt: skip
 
     if args.synthetic is not None:
         items = synthetic(args.seed)
@@ -512,6 +514,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     result = evaluate.metrics(items, pred, threshold)
     result["model"] = str(model)
     result["verifier"] = None if pred.verifier is None else str(pred.verifier)
+    result["satellite_veto"] = args.satellite_veto
     result["tta"] = bool(args.tta)
     if args.calibrate_seed is not None:
         result["calibration"] = {"seed": args.calibrate_seed, "n": args.synthetic, "target_fpr": args.target_fpr}
@@ -573,6 +576,10 @@ VERIFIER_HELP = (
     "other models), none, or a verifier .onnx or .engine"
 )
 TTA_HELP = "average each probability over the input and its two mirror images (3x the inference; for stills)"
+SATELLITE_VETO_HELP = (
+    "stills (long exposures) in frame mode: turn down detections whose short streak a satellite's even dash explains "
+    "better than a meteor's light curve (about 0.5 s per short streak); not for video frames"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -613,6 +620,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--localize", default="fused", choices=["fused", "paper"])
     p.add_argument("--tta", action="store_true", help=TTA_HELP)
     p.add_argument("--verifier", default="auto", help=VERIFIER_HELP)
+    p.add_argument("--satellite-veto", action="store_true", help=SATELLITE_VETO_HELP)
     p.add_argument("--out", default=None, help="directory for events.jsonl, events.csv and the optional outputs")
     p.add_argument("--save-frames", action="store_true", help="also write frames.jsonl (every classified item)")
     p.add_argument("--save-overlays", action="store_true", help="a PNG per event: CAM heatmap, point and line")
@@ -777,6 +785,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-refine", action="store_true", help="keep the first-layer cell's point (no sub-cell step)")
     p.add_argument("--tta", action="store_true", help=TTA_HELP)
     p.add_argument("--verifier", default="auto", help=VERIFIER_HELP)
+    p.add_argument("--satellite-veto", action="store_true", help=SATELLITE_VETO_HELP)
     p.add_argument("--plot", default=None, help="write a precision-recall PNG")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_eval)

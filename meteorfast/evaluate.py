@@ -100,7 +100,7 @@ def folder_items(root: str | Path) -> list[EvalItem]:
 def predict(
     model: str | Path, items: Sequence[EvalItem], *, tile: tuple[int, int] | None = None, batch: int = 32,
     mode: LocalizeMode = "fused", refine: bool = True, tta: bool = False, representation: str = "frame",
-    verifier: str | Path | None = "auto",
+    verifier: str | Path | None = "auto", satellite_veto: bool = False,
 ) -> Predictions:  # fmt: skip
     """Run ``model`` over ``items`` with :class:`~meteorfast.detector.Detector`: the meteor probability and the
     located point of each.
@@ -112,7 +112,8 @@ def predict(
     mirror images (see :class:`~meteorfast.detector.Detector`). ``representation`` (``frame`` or ``stack``: what
     the items are) picks the threshold the model stores that is returned with the predictions. ``verifier`` is the
     detector's (see :mod:`meteorfast.verify`): in ``representation`` mode, the automatic one looks again at the
-    frames the shipped default model is unsure of.
+    frames the shipped default model is unsure of. ``satellite_veto`` turns down the detections a satellite's dash
+    explains better than a meteor (stills only; see :mod:`meteorfast.cam.dash`).
     """
     from meteorfast.detector import Detector
 
@@ -123,7 +124,7 @@ def predict(
         raise InputError(f"eval: expected representation 'frame' or 'stack', got {representation!r}")
     # The detector runs in the items' mode, so a verifier applies exactly where it would in use.
     with Detector(model, batch_size=batch, tile=tile, localize=mode, refine=refine, search="all", tta=tta,
-                  mode=representation, verifier=verifier) as det:  # type: ignore[arg-type]  # fmt: skip
+                  mode=representation, verifier=verifier, satellite_veto=satellite_veto) as det:  # type: ignore[arg-type]  # fmt: skip
         for start in range(0, len(items), batch):
             res = det.classify([it.image for it in items[start : start + batch]])
             probs.append(res.prob)

@@ -1,0 +1,118 @@
+"""meteorfast.cam.dash: on drawn frames, the satellite model explains an even dash (with or without a broad flare)
+better than any meteor, a meteor's rise and fall is explained better by the meteor model, and a long streak is left
+alone; the Detector's satellite veto turns down the dash and keeps the meteor."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from meteorfast.cam import dash
+from meteorfast.cam.dash import DashRule, Fit, fit_at, vetoed_probability
+from meteorfast.errors import InputError
+
+H, W = 360, 640
+ANGLE = np.deg2rad(25)
+
+
+def _frame(light: np.ndarray, length: float, seed: int, shape: tuple[int, int] = (H, W),
+           start: tuple[float, float] = (200.0, 150.0)) -> tuple[np.ndarray, float, float]:  # fmt: skip
+    """A noisy sky (sigma 3) with a streak of ``length`` px at ``ANGLE`` from ``start`` whose brightness follows
+    ``light`` (one value per 1 px step), blurred by sigma 1 px; and the streak's middle (frame coordinates)."""
+    img = (20 + np.random.default_rng(seed).normal(0, 3, shape)).astype(np.float32)
+    x0, y0 = start
+    d = np.array([np.cos(ANGLE), np.sin(ANGLE)])
+    layer = np.zeros_like(img)
+    for k, v in enumerate(light):
+        a = np.array([x0, y0]) + d * length * k / len(light)
+        b = np.array([x0, y0]) + d * length * (k + 1) / len(light)
+        cv2.line(layer, tuple(np.round(a * 16).astype(int)), tuple(np.round(b * 16).astype(int)), float(v), 1,
+                 cv2.LINE_AA, 4)  # fmt: skip
+    img += cv2.GaussianBlur(layer, (0, 0), 1.0) * 2.5
+    mid = np.array([x0, y0]) + d * length / 2 + 0.5
+    return img, float(mid[0]), float(mid[1])
+
+
+def test_an_even_dash_is_a_satellite_and_its_length_is_walked() -> None:
+    img, x, y = _frame(np.full(50, 30.0), 50, 1)
+    fit = fit_at(img, x, y)
+    assert fit is not None
+    assert fit.delta is not None
+    assert abs(fit.length - 50) <= 6
+    assert fit.delta >= 25
+    assert DashRule(100, 25, float("inf")).vetoes(fit)
+    assert not DashRule(40, 25, float("inf")).vetoes(fit)  # longer than the rule's dashes
+
+
+def test_a_flaring_dash_is_still_a_satellite() -> None:
+    u = (np.arange(50) + 0.5) / 50
+    img, x, y = _frame(30.0 * (1 + 4 * np.exp(-0.5 * ((u - 0.4) / 0.08) ** 2)), 50, 2)
+    fit = fit_at(img, x, y)
+    assert fit is not None
+    assert fit.delta is not None
+    assert fit.delta >= 10
+
+
+@pytest.mark.parametrize("k", [0.7, 1.5])
+def test_a_meteors_rise_and_fall_is_a_meteor(k: float) -> None:
+    u = (np.arange(50) + 0.5) / 50
+    img, x, y = _frame(60.0 * np.sin(np.pi * u) ** k, 50, 3)
+    fit = fit_at(img, x, y)
+    assert fit is not None
+    assert fit.delta is not None
+    assert fit.delta <= -25
+    assert not DashRule(100, 0, float("inf")).vetoes(fit)
+
+
+def test_a_long_streak_and_an_empty_sky_are_left_alone() -> None:
+    img, x, y = _frame(np.full(300, 12.0), 300, 4)
+    fit = fit_at(img, x, y)
+    assert fit is not None
+    assert fit.length > dash.MAX_FIT_PX
+    assert fit.delta is None
+    assert not DashRule(10_000, -1e9, float("inf")).vetoes(fit)
+    sky, _, _ = _frame(np.zeros(10), 10, 5)
+    assert fit_at(sky, 320.0, 60.0) is None
+
+
+def test_the_rule_leaves_alone_what_neither_model_explains() -> None:
+    fit = Fit(length=50, n=100, chi2_satellite=300.0, chi2_meteor=400.0)
+    assert fit.delta == 100.0
+    assert DashRule(100, 25, 3.0).vetoes(fit)
+    assert not DashRule(100, 25, 2.0).vetoes(fit)  # 3 a sample: the satellite does not explain the light either
+    assert not DashRule(100, 150, 3.0).vetoes(fit)
+    assert not DashRule(49, 25, 3.0).vetoes(fit)
+
+
+def test_the_default_rule_and_the_vetoed_probability() -> None:
+    assert DashRule() == DashRule(100, 10.0, 2.0)  # as chosen on seeds 2026 and 4242 (benchmarks/RESULTS.md)
+    assert vetoed_probability(0.99, 0.78, 10.0) == pytest.approx(0.78 * np.exp(-5))
+    assert vetoed_probability(0.5, 0.78, 30.0) < vetoed_probability(0.5, 0.78, 10.0) < 0.78
+
+
+def test_the_detectors_veto_turns_down_a_dash_and_keeps_a_meteor() -> None:
+    from meteorfast.detector import Detector
+
+    u = (np.arange(60) + 0.5) / 60
+    frames = [_frame(light, 60, seed, (720, 1280), (600.0, 330.0))[0].astype(np.uint8)
+              for light, seed in ((np.full(60, 30.0), 6), (60.0 * np.sin(np.pi * u) ** 1.2, 7))]  # fmt: skip
+    # A threshold under every probability makes both frames detections, so the veto alone decides.
+    with Detector(threshold=1e-9) as plain:
+        kept = plain.classify(frames)
+    with Detector(threshold=1e-9, satellite_veto=True) as vetoing:
+        judged = vetoing.classify(frames)
+        assert vetoing.times.items["veto"] == 2
+    assert kept.is_meteor.all()
+    assert not judged.is_meteor[0]  # the even dash
+    assert judged.prob[0] < 1e-9
+    assert judged.is_meteor[1]  # the meteor, at the probability the detector gave it
+    assert judged.prob[1] == kept.prob[1]
+    np.testing.assert_array_equal(judged.x, kept.x)
+
+
+def test_the_veto_is_for_stills() -> None:
+    from meteorfast.detector import Detector
+
+    with pytest.raises(InputError, match="stills"):
+        Detector(mode="stack", satellite_veto=True)
