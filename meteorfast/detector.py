@@ -86,8 +86,9 @@ class FrameResult:
 class StageTimes:
     """Seconds spent per pipeline stage and items seen, summed across threads: ``stack``, ``preprocess``, ``infer``,
     ``cam`` (Grad-CAM from the engine's tensors), ``post`` (the native localisation), ``refine`` (the sub-cell
-    step on the frame, and the walk along each detection's streak), ``tta`` (the mirror images' inference) and
-    ``verify`` (the second look, counted per crop). :attr:`Detector.times` holds one; ``meteorfast bench`` reads it.
+    step on the frame, and the walk along each detection's streak), ``tta`` (the mirror images' inference),
+    ``verify`` (the second look, counted per crop) and ``veto`` (the satellite veto, counted per detection judged).
+    :attr:`Detector.times` holds one; ``meteorfast bench`` reads it.
     """
 
     STAGES = ("stack", "preprocess", "infer", "cam", "post", "refine", "tta", "verify", "veto")
@@ -682,8 +683,8 @@ class Detector:
         self, items: Sequence[Item], final: npt.NDArray[np.float32], px: npt.NDArray[np.float32],
         py: npt.NDArray[np.float32],
     ) -> npt.NDArray[np.float32]:  # fmt: skip
-        """``final`` (float32 [M]) with each detection that :data:`~meteorfast.cam.dash.DashRule`'s default rule
-        takes for a satellite's dash at ``(px, py)`` (frame pixels) scaled under the threshold."""
+        """``final`` (float32 [M]) with each detection that the default :class:`~meteorfast.cam.dash.DashRule`
+        takes for a satellite's dash at ``(px, py)`` (frame pixels, float32 [M]) scaled under the threshold."""
         from meteorfast.cam.dash import DashRule, fit_at, vetoed_probability
 
         began = time.perf_counter()

@@ -109,6 +109,9 @@ def test_the_detectors_veto_turns_down_a_dash_and_keeps_a_meteor() -> None:
     assert judged.is_meteor[1]  # the meteor, at the probability the detector gave it
     assert judged.prob[1] == kept.prob[1]
     np.testing.assert_array_equal(judged.x, kept.x)
+    with Detector(threshold=1e-9, satellite_veto=True) as vetoing:  # a colour frame is judged on its grey
+        colour = vetoing.classify([np.repeat(frames[0][..., None], 3, axis=2)])
+    assert not colour.is_meteor[0]
 
 
 def test_the_veto_is_for_stills() -> None:

@@ -78,11 +78,11 @@ class Fit:
 
 
 def profile_at(img: npt.NDArray[Any], x: float, y: float, reach: int = 160) -> Profile | None:
-    """The profile through frame point ``(x, y)`` of ``img`` (``[H,W]``, any dtype); None off the frame or where
-    nothing at the point stands ``LIT`` sigma above the sky."""
-    from meteorfast.cam.refine import _inside, _streak_angle, _strip, _walk
+    """The profile through frame point ``(x, y)`` of ``img`` (``[H,W]`` or ``[H,W,3|4]``, any dtype); None off the
+    frame or where nothing at the point stands ``LIT`` sigma above the sky."""
+    from meteorfast.cam.refine import _grey, _inside, _streak_angle, _strip, _walk
 
-    f = np.asarray(img, np.float32)
+    f = np.asarray(_grey(np.asarray(img)), np.float32)
     h, w = f.shape
     if not (0 <= x < w and 0 <= y < h):
         return None
