@@ -9,6 +9,8 @@ from types import ModuleType
 import numpy as np
 import pytest
 
+Streak = Callable[[np.ndarray, float, float, float, float, np.ndarray], None]
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 REALDATA = SHARED / "realdata"
@@ -119,3 +121,24 @@ def wide_spot_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tall_spot_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The spot model with a 384x224 (height x width) input: tiles 224 px high are 131 px wide."""
     return build_spot_model(tmp_path_factory.mktemp("models") / "tall_spot.onnx", (384, 224))
+
+
+def _add_streak(img: np.ndarray, x: float, y: float, angle: float, length: float, light: np.ndarray) -> None:
+    import cv2
+
+    d = np.array([np.cos(angle), np.sin(angle)])
+    layer = np.zeros_like(img)
+    for k, v in enumerate(light):
+        a = np.array([x, y]) + d * length * k / len(light)
+        b = np.array([x, y]) + d * length * (k + 1) / len(light)
+        cv2.line(layer, tuple(np.round(a * 16).astype(int)), tuple(np.round(b * 16).astype(int)), float(v), 1,
+                 cv2.LINE_AA, 4)  # fmt: skip
+    img += cv2.GaussianBlur(layer, (0, 0), 1.0) * 2.5
+
+
+@pytest.fixture(scope="session")
+def add_streak() -> Streak:
+    """Draws a streak into a float32 frame ``[H,W]`` in place: from ``(x, y)`` (pixel centres) along ``angle``
+    radians for ``length`` px, its brightness ``light`` sampled along it in 1 px steps, anti-aliased and blurred by
+    sigma 1 px."""
+    return _add_streak

@@ -4,7 +4,8 @@ alone; the Detector's satellite veto turns down the dash and keeps the meteor.""
 
 from __future__ import annotations
 
-import cv2
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 
@@ -12,30 +13,23 @@ from meteorfast.cam import dash
 from meteorfast.cam.dash import DashRule, Fit, fit_at, vetoed_probability
 from meteorfast.errors import InputError
 
+Streak = Callable[[np.ndarray, float, float, float, float, np.ndarray], None]  # the add_streak fixture
 H, W = 360, 640
 ANGLE = np.deg2rad(25)
 
 
-def _frame(light: np.ndarray, length: float, seed: int, shape: tuple[int, int] = (H, W),
+def _frame(draw: Streak, light: np.ndarray, length: float, seed: int, shape: tuple[int, int] = (H, W),
            start: tuple[float, float] = (200.0, 150.0)) -> tuple[np.ndarray, float, float]:  # fmt: skip
-    """A noisy sky (sigma 3) with a streak of ``length`` px at ``ANGLE`` from ``start`` whose brightness follows
-    ``light`` (one value per 1 px step), blurred by sigma 1 px; and the streak's middle (frame coordinates)."""
+    """A noisy sky (sigma 3) with a streak drawn by ``draw`` (the add_streak fixture), ``length`` px at ``ANGLE``
+    from ``start``, whose brightness follows ``light``; and the streak's middle (frame coordinates)."""
     img = (20 + np.random.default_rng(seed).normal(0, 3, shape)).astype(np.float32)
-    x0, y0 = start
-    d = np.array([np.cos(ANGLE), np.sin(ANGLE)])
-    layer = np.zeros_like(img)
-    for k, v in enumerate(light):
-        a = np.array([x0, y0]) + d * length * k / len(light)
-        b = np.array([x0, y0]) + d * length * (k + 1) / len(light)
-        cv2.line(layer, tuple(np.round(a * 16).astype(int)), tuple(np.round(b * 16).astype(int)), float(v), 1,
-                 cv2.LINE_AA, 4)  # fmt: skip
-    img += cv2.GaussianBlur(layer, (0, 0), 1.0) * 2.5
-    mid = np.array([x0, y0]) + d * length / 2 + 0.5
+    draw(img, start[0], start[1], ANGLE, length, light)
+    mid = np.array(start) + np.array([np.cos(ANGLE), np.sin(ANGLE)]) * length / 2 + 0.5
     return img, float(mid[0]), float(mid[1])
 
 
-def test_an_even_dash_is_a_satellite_and_its_length_is_walked() -> None:
-    img, x, y = _frame(np.full(50, 30.0), 50, 1)
+def test_an_even_dash_is_a_satellite_and_its_length_is_walked(add_streak: Streak) -> None:
+    img, x, y = _frame(add_streak, np.full(50, 30.0), 50, 1)
     fit = fit_at(img, x, y)
     assert fit is not None
     assert fit.delta is not None
@@ -45,9 +39,9 @@ def test_an_even_dash_is_a_satellite_and_its_length_is_walked() -> None:
     assert not DashRule(40, 25, float("inf")).vetoes(fit)  # longer than the rule's dashes
 
 
-def test_a_flaring_dash_is_still_a_satellite() -> None:
+def test_a_flaring_dash_is_still_a_satellite(add_streak: Streak) -> None:
     u = (np.arange(50) + 0.5) / 50
-    img, x, y = _frame(30.0 * (1 + 4 * np.exp(-0.5 * ((u - 0.4) / 0.08) ** 2)), 50, 2)
+    img, x, y = _frame(add_streak, 30.0 * (1 + 4 * np.exp(-0.5 * ((u - 0.4) / 0.08) ** 2)), 50, 2)
     fit = fit_at(img, x, y)
     assert fit is not None
     assert fit.delta is not None
@@ -55,9 +49,9 @@ def test_a_flaring_dash_is_still_a_satellite() -> None:
 
 
 @pytest.mark.parametrize("k", [0.7, 1.5])
-def test_a_meteors_rise_and_fall_is_a_meteor(k: float) -> None:
+def test_a_meteors_rise_and_fall_is_a_meteor(k: float, add_streak: Streak) -> None:
     u = (np.arange(50) + 0.5) / 50
-    img, x, y = _frame(60.0 * np.sin(np.pi * u) ** k, 50, 3)
+    img, x, y = _frame(add_streak, 60.0 * np.sin(np.pi * u) ** k, 50, 3)
     fit = fit_at(img, x, y)
     assert fit is not None
     assert fit.delta is not None
@@ -65,14 +59,14 @@ def test_a_meteors_rise_and_fall_is_a_meteor(k: float) -> None:
     assert not DashRule(100, 0, float("inf")).vetoes(fit)
 
 
-def test_a_long_streak_and_an_empty_sky_are_left_alone() -> None:
-    img, x, y = _frame(np.full(300, 12.0), 300, 4)
+def test_a_long_streak_and_an_empty_sky_are_left_alone(add_streak: Streak) -> None:
+    img, x, y = _frame(add_streak, np.full(300, 12.0), 300, 4)
     fit = fit_at(img, x, y)
     assert fit is not None
     assert fit.length > dash.MAX_FIT_PX
     assert fit.delta is None
     assert not DashRule(10_000, -1e9, float("inf")).vetoes(fit)
-    sky, _, _ = _frame(np.zeros(10), 10, 5)
+    sky, _, _ = _frame(add_streak, np.zeros(10), 10, 5)
     assert fit_at(sky, 320.0, 60.0) is None
 
 
@@ -91,11 +85,11 @@ def test_the_default_rule_and_the_vetoed_probability() -> None:
     assert vetoed_probability(0.5, 0.78, 30.0) < vetoed_probability(0.5, 0.78, 10.0) < 0.78
 
 
-def test_the_detectors_veto_turns_down_a_dash_and_keeps_a_meteor() -> None:
+def test_the_detectors_veto_turns_down_a_dash_and_keeps_a_meteor(add_streak: Streak) -> None:
     from meteorfast.detector import Detector
 
     u = (np.arange(60) + 0.5) / 60
-    frames = [_frame(light, 60, seed, (720, 1280), (600.0, 330.0))[0].astype(np.uint8)
+    frames = [_frame(add_streak, light, 60, seed, (720, 1280), (600.0, 330.0))[0].astype(np.uint8)
               for light, seed in ((np.full(60, 30.0), 6), (60.0 * np.sin(np.pi * u) ** 1.2, 7))]  # fmt: skip
     # A threshold under every probability makes both frames detections, so the veto alone decides.
     with Detector(threshold=1e-9) as plain:

@@ -13,32 +13,21 @@ import pytest
 cv2 = pytest.importorskip("cv2")
 
 Load = Callable[[str], ModuleType]  # the benchmark_script fixture
+Streak = Callable[[np.ndarray, float, float, float, float, np.ndarray], None]  # the add_streak fixture
 H, W = 360, 640
-
-
-def _streak(img: np.ndarray, x: float, y: float, angle: float, length: float, light: np.ndarray) -> None:
-    """Adds a streak from (x, y) (pixel centres) along ``angle``, ``light`` sampled along it, 1 px steps."""
-    d = np.array([np.cos(angle), np.sin(angle)])
-    layer = np.zeros_like(img)
-    for k, v in enumerate(light):
-        a = np.array([x, y]) + d * length * k / len(light)
-        b = np.array([x, y]) + d * length * (k + 1) / len(light)
-        cv2.line(layer, tuple(np.round(a * 16).astype(int)), tuple(np.round(b * 16).astype(int)), float(v), 1,
-                 cv2.LINE_AA, 4)  # fmt: skip
-    img += cv2.GaussianBlur(layer, (0, 0), 1.0) * 2.5
 
 
 def _sky(seed: int) -> np.ndarray:
     return (20 + np.random.default_rng(seed).normal(0, 3, (H, W))).astype(np.float32)
 
 
-def test_a_trailed_stars_shape_repeats_and_a_lone_streaks_does_not(benchmark_script: Load) -> None:
+def test_a_trailed_stars_shape_repeats_and_a_lone_streaks_does_not(benchmark_script: Load, add_streak: Streak) -> None:
     script = benchmark_script("detection_vetoes")
     rng = np.random.default_rng(7)
     trailed = _sky(1)
     starts = rng.uniform([40, 40], [W - 60, H - 60], (40, 2))
     for (x, y), flux in zip(starts, rng.uniform(40, 80, 40), strict=True):
-        _streak(trailed, x, y, np.deg2rad(30), 14, np.full(14, flux))
+        add_streak(trailed, x, y, np.deg2rad(30), 14, np.full(14, flux))
     x0, y0 = starts[0]
     at = (x0 + 7 * np.cos(np.deg2rad(30)) + 0.5, y0 + 7 * np.sin(np.deg2rad(30)) + 0.5)
     found = script.copies_at(trailed, *at, radius=12)
@@ -49,7 +38,7 @@ def test_a_trailed_stars_shape_repeats_and_a_lone_streaks_does_not(benchmark_scr
     # The same stars trailing every which way: only the few that happen to share the heading match.
     scattered = _sky(1)
     for (x, y), flux, heading in zip(starts, rng.uniform(40, 80, 40), rng.uniform(0, np.pi, 40), strict=True):
-        _streak(scattered, x, y, np.deg2rad(30) if (x, y) == (x0, y0) else heading, 14, np.full(14, flux))
+        add_streak(scattered, x, y, np.deg2rad(30) if (x, y) == (x0, y0) else heading, 14, np.full(14, flux))
     found = script.copies_at(scattered, *at, radius=12)
     assert found is not None
     assert found.count(0.9, 12) <= 10
@@ -59,22 +48,22 @@ def test_a_trailed_stars_shape_repeats_and_a_lone_streaks_does_not(benchmark_scr
     for x, y in rng.uniform([10, 10], [W - 10, H - 10], (40, 2)).astype(int):
         stars[y, x] = rng.uniform(200, 400)
     lone += cv2.GaussianBlur(stars, (0, 0), 1.0)
-    _streak(lone, 200, 150, np.deg2rad(20), 60, np.full(60, 60.0))
+    add_streak(lone, 200, 150, np.deg2rad(20), 60, np.full(60, 60.0))
     found = script.copies_at(lone, 200 + 30 * np.cos(np.deg2rad(20)) + 0.5, 150 + 30 * np.sin(np.deg2rad(20)) + 0.5,
                              radius=12)  # fmt: skip
     assert found is not None
     assert found.count(0.85, 12) == 0
 
 
-def test_an_even_dash_reads_flat_and_a_rise_and_fall_does_not(benchmark_script: Load) -> None:
+def test_an_even_dash_reads_flat_and_a_rise_and_fall_does_not(benchmark_script: Load, add_streak: Streak) -> None:
     script = benchmark_script("detection_vetoes")
     u = (np.arange(40) + 0.5) / 40
     angle = np.deg2rad(-35)
     mid = (300 + 20 * np.cos(angle) + 0.5, 200 + 20 * np.sin(angle) + 0.5)
     dash = _sky(3)
-    _streak(dash, 300, 200, angle, 40, np.full(40, 40.0))
+    add_streak(dash, 300, 200, angle, 40, np.full(40, 40.0))
     meteor = _sky(3)
-    _streak(meteor, 300, 200, angle, 40, 60 * np.sin(np.pi * u))
+    add_streak(meteor, 300, 200, angle, 40, 60 * np.sin(np.pi * u))
     flat, peaked = script.flatness_at(dash, *mid), script.flatness_at(meteor, *mid)
     assert flat is not None
     assert peaked is not None
