@@ -176,7 +176,7 @@ class Detector:
       :mod:`meteorfast.cam.dash`; its probability is scaled under the threshold by the likelihood ratio). On
       simulated stills it brought satellites under 2 % on every seed for about one meteor in 1,000
       (``benchmarks/RESULTS.md``). Off by default: in a video frame a meteor's 40 ms is itself an even dash. It costs
-      about 0.5 s per detection whose streak is 160 px or shorter, on one CPU.
+      about 0.5 s per detection whose streak is 100 px or shorter, on one CPU.
     """
 
     def __init__(
@@ -692,7 +692,8 @@ class Detector:
         out = final.copy()
         sel = np.flatnonzero(final >= self.threshold)
         for i in sel:
-            fit = fit_at(items[int(i)].image, float(px[i]), float(py[i]))
+            # no fit beyond the rule's length: a longer streak is never vetoed
+            fit = fit_at(items[int(i)].image, float(px[i]), float(py[i]), rule.max_len_px)
             if fit is not None and fit.delta is not None and rule.vetoes(fit):
                 out[i] = vetoed_probability(float(final[i]), self.threshold, fit.delta)
         self.times.add("veto", time.perf_counter() - began, len(sel))

@@ -37,6 +37,10 @@ def test_an_even_dash_is_a_satellite_and_its_length_is_walked(add_streak: Streak
     assert fit.delta >= 25
     assert DashRule(100, 25, float("inf")).vetoes(fit)
     assert not DashRule(40, 25, float("inf")).vetoes(fit)  # longer than the rule's dashes
+    shorter_only = fit_at(img, x, y, 40)  # as the detector asks: no fit beyond the rule's length
+    assert shorter_only is not None
+    assert shorter_only.length == fit.length
+    assert shorter_only.delta is None
 
 
 def test_a_flaring_dash_is_still_a_satellite(add_streak: Streak) -> None:

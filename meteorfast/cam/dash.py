@@ -208,12 +208,13 @@ def chi2_meteor(p: Profile) -> float:
     return best
 
 
-def fit_at(img: npt.NDArray[Any], x: float, y: float) -> Fit | None:
-    """Both models at frame point ``(x, y)`` of ``img``; None where :func:`profile_at` finds nothing."""
+def fit_at(img: npt.NDArray[Any], x: float, y: float, max_fit_px: int = MAX_FIT_PX) -> Fit | None:
+    """Both models at frame point ``(x, y)`` of ``img``, unless the walked streak is longer than ``max_fit_px``
+    (then no chi-squared); None where :func:`profile_at` finds nothing."""
     p = profile_at(img, x, y)
     if p is None:
         return None
-    if p.length > MAX_FIT_PX:
+    if p.length > max_fit_px:
         return Fit(p.length, len(p.light))
     return Fit(p.length, len(p.light), chi2_satellite(p), chi2_meteor(p))
 
@@ -237,5 +238,5 @@ class DashRule:
 
 def vetoed_probability(prob: float, threshold: float, delta: float) -> float:
     """A vetoed detection's probability: ``min(prob, threshold)`` times the dash's likelihood ratio
-    ``exp(-delta / 2)``, so it falls under the threshold (``delta`` > 0) and vetoed detections keep their order."""
+    ``exp(-delta / 2)``: under the threshold (``delta`` > 0), and the lower the clearer the dash."""
     return float(min(prob, threshold) * np.exp(-0.5 * max(delta, 0.0)))
