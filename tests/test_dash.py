@@ -4,6 +4,9 @@ alone; the Detector's satellite veto turns down the dash and keeps the meteor.""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import tempfile
 from collections.abc import Callable
 
 import numpy as np
@@ -117,3 +120,10 @@ def test_the_veto_is_for_stills() -> None:
 
     with pytest.raises(InputError, match="stills"):
         Detector(mode="stack", satellite_veto=True)
+    # The CLI says so in one line on stderr, with exit code 2.
+    out = subprocess.run([sys.executable, "-m", "meteorfast.cli", "detect", "none.mp4", "--mode", "stack",
+                          "--satellite-veto"], capture_output=True, text=True, timeout=120,
+                         cwd=tempfile.gettempdir())  # the installed package, not the source tree  # fmt: skip
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1
+    assert "satellite_veto=False in mode 'stack'" in out.stderr
