@@ -22,17 +22,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from meteorfast.cam.dash import DashRule, Fit, fit_at
+from meteorfast.cam.dash import DashRule, fit_at
 
 LOW_PROB = 0.3
 MAX_LENS = (60, 100)
 TAUS = (0.0, 10.0, 25.0, 50.0)
 MAX_CHI2S = (2.0, 3.0, float("inf"))  # per sample
-
-
-def vetoes(f: Fit | None, max_len: int, tau: float, max_chi2: float = float("inf")) -> bool:
-    """Whether rule ``(max_len, tau, max_chi2)`` turns down the detection whose fit is ``f``."""
-    return DashRule(max_len, tau, max_chi2).vetoes(f)
 
 
 def main() -> int:
@@ -61,21 +56,21 @@ def main() -> int:
     near = [point_to_dash(v, float(pred.x[i]), float(pred.y[i])) for i, v in zip(index, views, strict=True)]
     on_dash = [i for i, d in zip(index, near, strict=True) if pred.prob[i] >= LOW_PROB and d <= ON_DASH]
 
-    def veto_mask(max_len: int, tau: float, max_chi2: float) -> npt.NDArray[np.bool_]:
+    def veto_mask(rule: DashRule) -> npt.NDArray[np.bool_]:
         out = np.zeros(len(label), bool)
         for i, f in fits.items():
-            out[i] = vetoes(f, max_len, tau, max_chi2)
+            out[i] = rule.vetoes(f)
         return out
 
     rules = []
     for max_len, tau, max_chi2 in product(MAX_LENS, TAUS, MAX_CHI2S):
-        v = veto_mask(max_len, tau, max_chi2) & det
+        rule = DashRule(max_len, tau, max_chi2)
+        v = veto_mask(rule) & det
         rules.append({"max_len_px": max_len, "tau": tau, "max_chi2": max_chi2,
                       "meteors_lost": int((v & (label == 1)).sum()),
                       "negatives_removed": int((v & (label == 0)).sum()),
                       "satellites_removed": int((v & (conf == "satellite")).sum()),
-                      "satellites_on_dash_p03_vetoed": sum(vetoes(fits[i], max_len, tau, max_chi2) for i in on_dash),
-                      })  # fmt: skip
+                      "satellites_on_dash_p03_vetoed": sum(rule.vetoes(fits[i]) for i in on_dash)})  # fmt: skip
 
     def metrics(accept: npt.NDArray[np.bool_]) -> dict[str, Any]:
         tp, fp = int((accept & (label == 1)).sum()), int((accept & (label == 0)).sum())
@@ -98,9 +93,9 @@ def main() -> int:
     }  # fmt: skip
     if args.rule:
         text_len, text_tau, text_chi2 = args.rule.split(",")
-        rule = int(text_len), float(text_tau), float(text_chi2)
-        out["rule"] = {"max_len_px": rule[0], "tau": rule[1], "max_chi2": rule[2],
-                       **metrics(det & ~veto_mask(*rule))}  # fmt: skip
+        chosen = DashRule(int(text_len), float(text_tau), float(text_chi2))
+        out["rule"] = {"max_len_px": chosen.max_len_px, "tau": chosen.tau, "max_chi2": chosen.max_chi2,
+                       **metrics(det & ~veto_mask(chosen))}  # fmt: skip
     emit_json(out, args.json)
     return 0
 

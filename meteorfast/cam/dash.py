@@ -48,12 +48,11 @@ MIN_LEN = 4.0  # px: the shortest object either model draws
 
 @dataclass(frozen=True)
 class Profile:
-    """The light along the streak (float64 [n], noise units, the walked stretch at ``lo..hi``) and its angle."""
+    """The light along the streak (float64 [n], noise units, the walked stretch at ``lo..hi``)."""
 
     light: F64
     lo: int
     hi: int
-    angle: float
 
     @property
     def length(self) -> int:
@@ -107,7 +106,7 @@ def profile_at(img: npt.NDArray[Any], x: float, y: float, reach: int = 160) -> P
     lo, hi = _walk(snr3 >= WALK, at, 3)
     pad = int(np.clip(hi - lo + 1, 12, 60))
     a, b = max(lo - pad, 0), min(hi + pad, len(raw) - 1)
-    return Profile((raw[a : b + 1] - mid) / sigma, lo - a, hi - a, angle)
+    return Profile((raw[a : b + 1] - mid) / sigma, lo - a, hi - a)
 
 
 def _render(n: int, centre: float, length: float, curve: Callable[[F64], F64], blur: float) -> F64:
