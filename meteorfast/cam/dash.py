@@ -113,9 +113,14 @@ def _render(n: int, centre: float, length: float, curve: Callable[[F64], F64], b
     """``curve`` (of ``u``, 0-1 along the object) drawn over ``length`` px centred at sample ``centre`` of ``n``,
     blurred by ``blur`` px along the line: float64 ``[n]``."""
     t = (np.arange(n * SUB) + 0.5) / SUB - 0.5
-    u = (t - centre + length / 2) / length
-    inside = (u >= 0) & (u <= 1)
-    v = np.where(inside, curve(np.clip(u, 0, 1)), 0.0).reshape(n, SUB).mean(1)
+    start, end = centre - length / 2, centre + length / 2
+    # Each sub-sample's share inside the object, not whether its centre is: with hard edges the model, and so the
+    # residuals, would jump in 1/SUB px steps of centre and length, and least squares would stop wherever its finite
+    # differences happened to land (an 8-bit dash and its 16-bit copy once got opposite verdicts).
+    half = 0.5 / SUB
+    cover = np.clip(np.minimum(t + half, end) - np.maximum(t - half, start), 0.0, 2 * half) / (2 * half)
+    u = (t - start) / length
+    v = (cover * curve(np.clip(u, 0, 1))).reshape(n, SUB).mean(1)
     k = np.arange(-5, 6)
     g = np.exp(-0.5 * (k / blur) ** 2)
     out: F64 = np.convolve(v, g / g.sum(), mode="same")
