@@ -41,7 +41,9 @@ def main() -> int:
     args = parser.parse_args()
 
     items = synthetic_items(args.synthetic, args.seed)
-    pred = predict(args.model, items, verifier=None if args.verifier == "none" else args.verifier)
+    pred = predict(
+        args.model, items, verifier=None if args.verifier == "none" else args.verifier, satellite_veto=False
+    )  # the veto is what this reads, on the detector without it
     label = np.array([it.label for it in items])
     conf = np.array([it.confounder or "" for it in items])
     det = pred.prob >= pred.threshold

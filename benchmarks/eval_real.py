@@ -87,7 +87,7 @@ def main() -> int:
         mf = meteorfinder_frames(root / "meteorfinder" / "MeterosOutput")
         tiled = Detector(args.model, batch_size=32, tile=(224, 32), threshold=args.threshold, tta=args.tta,
                          verifier=args.verifier)  # fmt: skip
-        res = tiled.classify([f.image for f in mf])
+        res = tiled.classify([f.image for f in mf], stills=True)  # DSLR exposures, judged by the satellite veto
         inside = [bool(res.is_meteor[i]) and f.holds(float(res.x[i]), float(res.y[i])) for i, f in enumerate(mf)]
         outside = []
         for i, f in enumerate(mf):

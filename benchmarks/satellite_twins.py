@@ -407,7 +407,7 @@ def main() -> int:
     if args.meteors:
         index, images, meteors = short_meteor_stills(args.synthetic, args.seed)
         found = predict(args.model, [EvalItem(im, 1, None, (), "", "meteor") for im in images],
-                        verifier=None if args.verifier == "none" else args.verifier)  # fmt: skip
+                        verifier=None if args.verifier == "none" else args.verifier, satellite_veto=False)  # fmt: skip
         rng = np.random.default_rng([args.seed, 0x5A7])
         rows = []
         for i, (view, light, peak), prob in zip(index, meteors, found.prob, strict=True):
@@ -430,7 +430,9 @@ def main() -> int:
         EvalItem(im, 0, "satellite", (), f"synthetic-{args.seed}-{i}", "satellite")
         for i, im in zip(index, images, strict=True)
     ]
-    pred = predict(args.model, items, verifier=None if args.verifier == "none" else args.verifier)
+    pred = predict(
+        args.model, items, verifier=None if args.verifier == "none" else args.verifier, satellite_veto=False
+    )  # as recorded: the detector before the veto
     rng = np.random.default_rng([args.seed, 0x7715])
     rows = []
     for i, view, prob, x, y in zip(index, views, pred.prob, pred.x, pred.y, strict=True):

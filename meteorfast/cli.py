@@ -14,7 +14,7 @@ import shlex
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -68,6 +68,11 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _veto(args: argparse.Namespace) -> bool | Literal["auto"]:
+    """``--satellite-veto`` / ``--no-satellite-veto`` as the detector's setting; neither is ``"auto"``."""
+    return "auto" if args.satellite_veto is None else bool(args.satellite_veto)
+
+
 def _detector(args: argparse.Namespace) -> Any:
     from meteorfast.detector import Detector
 
@@ -75,7 +80,7 @@ def _detector(args: argparse.Namespace) -> Any:
         model=args.model or "default", backend=args.backend, batch_size=args.batch, mode=args.mode,
         window=args.window, tile=args.tile, threshold=args.threshold, localize=args.localize, stride=args.stride,
         flicker=args.flicker, mask=args.mask, tta=args.tta, verifier=args.verifier,
-        satellite_veto=args.satellite_veto,
+        satellite_veto=_veto(args),
     )  # fmt: skip
 
 
@@ -387,8 +392,10 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         raise InputError(f"calibrate: expected non-meteor frames to set the threshold on, got {labels.size} meteors")
     # Without a verifier the points are not needed, so the peak search is skipped; a verifier crops around them.
     verifier = resolve_verifier(args.verifier, model)
+    # The threshold is the classifier's: the satellite veto, which scales its detections under whatever threshold
+    # is in force, is left out, so the false-positive rate in use is at most the target.
     pred = evaluate.predict(model, items, refine=verifier is not None, representation=args.representation,
-                            verifier=verifier)  # fmt: skip
+                            verifier=verifier, satellite_veto=False)  # fmt: skip
     threshold = evaluate.threshold_for_fpr(pred.prob, labels, args.target_fpr)
     # With a verifier, its probability decides the unsure items, so the threshold is the verifier's to store.
     path = write_threshold(pred.verifier or model, args.out, threshold, args.representation)
@@ -491,7 +498,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     def run(items: list[evaluate.EvalItem]) -> evaluate.Predictions:
         return evaluate.predict(model, items, tile=args.tile, mode=args.localize, refine=not args.no_refine,
                                 tta=args.tta, representation=args.representation, verifier=args.verifier,
-                                satellite_veto=args.satellite_veto)  # fmt: skip
+                                satellite_veto=_veto(args))  # fmt: skip
 
     if args.synthetic is not None:
         items = synthetic(args.seed)
@@ -514,7 +521,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     result = evaluate.metrics(items, pred, threshold)
     result["model"] = str(model)
     result["verifier"] = None if pred.verifier is None else str(pred.verifier)
-    result["satellite_veto"] = args.satellite_veto
+    result["satellite_veto"] = _veto(args)
     result["tta"] = bool(args.tta)
     if args.calibrate_seed is not None:
         result["calibration"] = {"seed": args.calibrate_seed, "n": args.synthetic, "target_fpr": args.target_fpr}
@@ -577,8 +584,9 @@ VERIFIER_HELP = (
 )
 TTA_HELP = "average each probability over the input and its two mirror images (3x the inference; for stills)"
 SATELLITE_VETO_HELP = (
-    "stills (long exposures) in frame mode: turn down detections whose short streak a satellite's even dash explains "
-    "better than a meteor's light curve (about 0.5 s per short streak); not for video frames"
+    "turn down detections whose short streak a satellite's even dash explains better than a meteor's light curve "
+    "(frame mode; about 0.5 s per short streak). Default: on stills (image files) only, never on video frames, "
+    "where a meteor's 40 ms is itself a dash; --satellite-veto: on every frame; --no-satellite-veto: on none"
 )
 
 
@@ -620,7 +628,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--localize", default="fused", choices=["fused", "paper"])
     p.add_argument("--tta", action="store_true", help=TTA_HELP)
     p.add_argument("--verifier", default="auto", help=VERIFIER_HELP)
-    p.add_argument("--satellite-veto", action="store_true", help=SATELLITE_VETO_HELP)
+    p.add_argument("--satellite-veto", action=argparse.BooleanOptionalAction, default=None, help=SATELLITE_VETO_HELP)
     p.add_argument("--out", default=None, help="directory for events.jsonl, events.csv and the optional outputs")
     p.add_argument("--save-frames", action="store_true", help="also write frames.jsonl (every classified item)")
     p.add_argument("--save-overlays", action="store_true", help="a PNG per event: CAM heatmap, point and line")
@@ -785,7 +793,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-refine", action="store_true", help="keep the first-layer cell's point (no sub-cell step)")
     p.add_argument("--tta", action="store_true", help=TTA_HELP)
     p.add_argument("--verifier", default="auto", help=VERIFIER_HELP)
-    p.add_argument("--satellite-veto", action="store_true", help=SATELLITE_VETO_HELP)
+    p.add_argument("--satellite-veto", action=argparse.BooleanOptionalAction, default=None, help=SATELLITE_VETO_HELP)
     p.add_argument("--plot", default=None, help="write a precision-recall PNG")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_eval)

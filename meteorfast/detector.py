@@ -10,6 +10,7 @@ original frame (pixel ``(r, c)`` spans ``[c, c+1) x [r, r+1)``).
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -171,12 +172,15 @@ class Detector:
       the verifier shipped for the shipped default model, with that model, in the modes it serves (single frames),
       and none otherwise; ``None`` turns it off; a path names a verifier ``.onnx`` or ``.engine``. With a
       verifier, the threshold the verifier stores is the default.
-    - ``satellite_veto``: for stills (long exposures) only, in ``frame`` mode: each detection whose streak is a short
+    - ``satellite_veto``: for stills (long exposures), in ``frame`` mode: each detection whose streak is a short
       dash that a satellite's even level explains better than a meteor's light curve is turned down (see
       :mod:`meteorfast.cam.dash`; its probability is scaled under the threshold by the likelihood ratio). On
       simulated stills it brought satellites under 2 % on every seed for about one meteor in 1,000
-      (``benchmarks/RESULTS.md``). Off by default: in a video frame a meteor's 40 ms is itself an even dash. It costs
-      about 0.5 s per detection whose streak is 100 px or shorter, on one CPU.
+      (``benchmarks/RESULTS.md``). A video frame must not be judged so: a meteor's 40 ms is itself an even dash.
+      ``"auto"`` (default) judges the items known to be stills: frames of a source whose ``stills`` is set (image
+      files, :class:`~meteorfast.stream.sources.ImageSource`) and :meth:`classify` calls given ``stills=True``;
+      ``True`` judges every frame (``frame`` mode only), ``False`` none. It costs about 0.5 s per judged detection
+      whose streak is 100 px or shorter, on one CPU.
     """
 
     def __init__(
@@ -203,7 +207,7 @@ class Detector:
         flicker: float = DEFAULT_FLICKER,
         tta: bool = False,
         verifier: str | Path | None = "auto",
-        satellite_veto: bool = False,
+        satellite_veto: bool | Literal["auto"] = "auto",
     ) -> None:
         if batch_size < 1:
             raise InputError(f"Detector: expected batch_size >= 1, got {batch_size}")
@@ -226,12 +230,16 @@ class Detector:
             raise InputError(f"Detector: expected flicker >= 0 (0 turns it off), got {flicker}")
         if threshold is not None and not 0.0 <= threshold <= 1.0:
             raise InputError(f"Detector: expected a threshold in [0, 1], got {threshold}")
-        if satellite_veto and mode != "frame":
+        if isinstance(satellite_veto, bool | np.bool_):
+            satellite_veto = bool(satellite_veto)
+        elif satellite_veto != "auto":
+            raise InputError(f"Detector: expected satellite_veto True, False or 'auto', got {satellite_veto!r}")
+        if satellite_veto is True and mode != "frame":
             raise InputError(
-                f"Detector: expected satellite_veto=False in mode {mode!r}; the veto judges single long exposures "
-                "(stills) in frame mode, where a satellite leaves a dash"
+                f"Detector: expected satellite_veto=False or 'auto' in mode {mode!r}; the veto judges single long "
+                "exposures (stills) in frame mode, where a satellite leaves a dash"
             )
-        self.satellite_veto = satellite_veto
+        self.satellite_veto: bool | Literal["auto"] = satellite_veto
         from meteorfast.data import resolve_model, resolve_verifier
 
         self.model = resolve_model(model)
@@ -476,13 +484,14 @@ class Detector:
         out[ignored] = fill if image.ndim == 3 else fill[0]
         return out
 
-    def _items(self, frames: Iterator[Frame]) -> Iterator[Item]:
-        """Frames of one source -> inference items (frames, or stacked windows)."""
+    def _items(self, frames: Iterator[Frame], still: bool = False) -> Iterator[Item]:
+        """Frames of one source -> inference items (frames, or stacked windows); ``still``: the source's frames are
+        single exposures (a stacked window never is)."""
         if self.mode == "frame":
             for seq, f in enumerate(frames):
                 image = self._masked(f.image)
                 inputs, geo = self._prepare_image(image)
-                yield Item(f.source, seq, f.index, f.index, f.time_s, f.time_s, image, inputs, geo)
+                yield Item(f.source, seq, f.index, f.index, f.time_s, f.time_s, image, inputs, geo, still)
             return
         yield from self._windows(frames)
 
@@ -664,8 +673,9 @@ class Detector:
             if walk.size:
                 px[walk], py[walk] = brightest_on_streak([items[int(i)].image for i in walk], px[walk], py[walk])
             self.times.add("refine", time.perf_counter() - began, 0)
-        if self.satellite_veto:  # on the point the walk settled on, as the rule was chosen
-            final = self._veto_dashes(items, final, px, py)
+        judged = self._judged(items)
+        if judged.any():  # on the point the walk settled on, as the rule was chosen
+            final = self._veto_dashes(items, final, px, py, judged)
         for i, it in enumerate(items):
             lo, hi = int(bounds[i]), int(bounds[i + 1])
             b = best_idx[i]
@@ -679,18 +689,26 @@ class Detector:
             )
         return results
 
+    def _judged(self, items: Sequence[Item]) -> npt.NDArray[np.bool_]:
+        """Which of ``items`` the satellite veto judges (bool [M]): stills under ``"auto"``, every frame under
+        ``True``, none in ``stack`` mode or under ``False``."""
+        if self.mode != "frame" or self.satellite_veto is False:
+            return np.zeros(len(items), np.bool_)
+        return np.array([self.satellite_veto is True or it.still for it in items], np.bool_)
+
     def _veto_dashes(
         self, items: Sequence[Item], final: npt.NDArray[np.float32], px: npt.NDArray[np.float32],
-        py: npt.NDArray[np.float32],
+        py: npt.NDArray[np.float32], judged: npt.NDArray[np.bool_],
     ) -> npt.NDArray[np.float32]:  # fmt: skip
-        """``final`` (float32 [M]) with each detection that the default :class:`~meteorfast.cam.dash.DashRule`
-        takes for a satellite's dash at ``(px, py)`` (frame pixels, float32 [M]) scaled under the threshold."""
+        """``final`` (float32 [M]) with each ``judged`` (bool [M]) detection that the default
+        :class:`~meteorfast.cam.dash.DashRule` takes for a satellite's dash at ``(px, py)`` (frame pixels, float32
+        [M]) scaled under the threshold."""
         from meteorfast.cam.dash import DashRule, fit_at, vetoed_probability
 
         began = time.perf_counter()
         rule = DashRule()
         out = final.copy()
-        sel = np.flatnonzero(final >= self.threshold)
+        sel = np.flatnonzero(judged & (final >= self.threshold))
         for i in sel:
             # no fit beyond the rule's length: a longer streak is never vetoed
             fit = fit_at(items[int(i)].image, float(px[i]), float(py[i]), rule.max_len_px)
@@ -742,17 +760,24 @@ class Detector:
 
     # ------------------------------------------------------------ public API
 
-    def classify(self, frames: npt.ArrayLike | Sequence[npt.ArrayLike]) -> BatchResult:
+    def classify(
+        self, frames: npt.ArrayLike | Sequence[npt.ArrayLike], *, stills: bool | Sequence[bool] = False
+    ) -> BatchResult:
         """Classify a batch of frames: uint8 or uint16 ``[N,H,W]`` / ``[N,H,W,3]`` arrays, or a list of frames
-        (any sizes). Returns a :class:`BatchResult`; ``x, y`` are pixels of each original frame."""
+        (any sizes). ``stills``: whether the frames (all, or each) are single exposures (photos) rather than video
+        frames, which the automatic satellite veto judges. Returns a :class:`BatchResult`; ``x, y`` are pixels of
+        each original frame."""
         self.open()
         batch = _as_frames(frames)
+        still = [bool(stills)] * len(batch) if isinstance(stills, bool | np.bool_) else [bool(s) for s in stills]
+        if len(still) != len(batch):
+            raise InputError(f"classify: expected one stills flag per frame ({len(batch)}), got {len(still)}")
         with self._lock:
             items = []
             for i, frame in enumerate(batch):
                 image = self._masked(frame)
                 inputs, geo = self._prepare_image(image)
-                items.append(Item("classify", i, i, i, 0.0, 0.0, image, inputs, geo))
+                items.append(Item("classify", i, i, i, 0.0, 0.0, image, inputs, geo, still[i]))
             results: list[FrameResult] = []
             step = max(1, self.batch_size)
             for start in range(0, len(items), step):
@@ -781,7 +806,7 @@ class Detector:
         self.open()
         srcs = _open_sources(sources)
         cond = threading.Condition()
-        readers = [Reader(s, self._items, self.queue_depth, cond) for s in srcs]
+        readers = [Reader(s, functools.partial(self._items, still=s.stills), self.queue_depth, cond) for s in srcs]
         self.stats = [r.stats for r in readers]
         self._readers = readers
         ended: set[str] = set()

@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -25,7 +25,8 @@ Segment = tuple[float, float, float, float]
 
 @dataclass(frozen=True)
 class EvalItem:
-    """``image``: uint8 or uint16 ``[H,W]``; ``label`` 1 for a meteor; ``segments``: the true streaks (frame px)."""
+    """``image``: uint8 or uint16 ``[H,W]``; ``label`` 1 for a meteor; ``segments``: the true streaks (frame px);
+    ``still``: a single long exposure (a photo), not a video frame or a stack of them."""
 
     image: npt.NDArray[np.generic]
     label: int
@@ -33,6 +34,7 @@ class EvalItem:
     segments: tuple[Segment, ...]
     name: str = ""
     kind: str = ""
+    still: bool = True
 
 
 @dataclass(frozen=True)
@@ -59,10 +61,12 @@ def synthetic_items(
     from meteorfast.synth import METEOR_KINDS, NEGATIVE_KINDS, SimConfig, render_stack, sample
 
     if representation == "frame":
+        cfg = SimConfig(size=size)
         return [
             EvalItem(f.image, f.truth.label, f.truth.confounder or (None if f.truth.label else "clean"),
-                     tuple(s for s in f.truth.segments if s is not None), f"synthetic-{seed}-{i}", f.truth.kind)
-            for i, f in enumerate(sample(n, seed, config=SimConfig(size=size), video_fraction=video_fraction))
+                     tuple(s for s in f.truth.segments if s is not None), f"synthetic-{seed}-{i}", f.truth.kind,
+                     still=f.exposure_s is not None and f.exposure_s > cfg.exposure)
+            for i, f in enumerate(sample(n, seed, config=cfg, video_fraction=video_fraction))
         ]  # fmt: skip
     if representation != "stack":
         raise InputError(f"eval: expected representation 'frame' or 'stack', got {representation!r}")
@@ -74,7 +78,9 @@ def synthetic_items(
         t = stacked.truth
         confounder = t.confounder or (None if t.label else "clean")
         segments = tuple(s for s in t.segments if s is not None)
-        items.append(EvalItem(stacked.image, t.label, confounder, segments, f"synthetic-stack-{seed}-{i}", t.kind))
+        items.append(
+            EvalItem(stacked.image, t.label, confounder, segments, f"synthetic-stack-{seed}-{i}", t.kind, still=False)
+        )
     return items
 
 
@@ -100,7 +106,7 @@ def folder_items(root: str | Path) -> list[EvalItem]:
 def predict(
     model: str | Path, items: Sequence[EvalItem], *, tile: tuple[int, int] | None = None, batch: int = 32,
     mode: LocalizeMode = "fused", refine: bool = True, tta: bool = False, representation: str = "frame",
-    verifier: str | Path | None = "auto", satellite_veto: bool = False,
+    verifier: str | Path | None = "auto", satellite_veto: bool | Literal["auto"] = "auto",
 ) -> Predictions:  # fmt: skip
     """Run ``model`` over ``items`` with :class:`~meteorfast.detector.Detector`: the meteor probability and the
     located point of each.
@@ -113,7 +119,8 @@ def predict(
     the items are) picks the threshold the model stores that is returned with the predictions. ``verifier`` is the
     detector's (see :mod:`meteorfast.verify`): in ``representation`` mode, the automatic one looks again at the
     frames the shipped default model is unsure of. ``satellite_veto`` turns down the detections a satellite's dash
-    explains better than a meteor (stills only; see :mod:`meteorfast.cam.dash`).
+    explains better than a meteor (see :mod:`meteorfast.cam.dash`): ``"auto"`` on the items that are stills
+    (``EvalItem.still``), ``True`` on every frame, ``False`` on none.
     """
     from meteorfast.detector import Detector
 
@@ -126,7 +133,8 @@ def predict(
     with Detector(model, batch_size=batch, tile=tile, localize=mode, refine=refine, search="all", tta=tta,
                   mode=representation, verifier=verifier, satellite_veto=satellite_veto) as det:  # type: ignore[arg-type]  # fmt: skip
         for start in range(0, len(items), batch):
-            res = det.classify([it.image for it in items[start : start + batch]])
+            part = items[start : start + batch]
+            res = det.classify([it.image for it in part], stills=[it.still for it in part])
             probs.append(res.prob)
             xs.append(res.x)
             ys.append(res.y)

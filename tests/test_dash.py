@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -126,7 +127,62 @@ def test_the_veto_is_for_stills() -> None:
                          cwd=tempfile.gettempdir())  # the installed package, not the source tree  # fmt: skip
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1
-    assert "satellite_veto=False in mode 'stack'" in out.stderr
+    assert "satellite_veto=False or 'auto' in mode 'stack'" in out.stderr
+    with Detector(mode="stack") as stacking:  # the default, "auto", judges no window: a window is never a still
+        assert not stacking._judged([]).any()
+    with pytest.raises(InputError, match="True, False or 'auto'"):
+        Detector(satellite_veto="yes")  # type: ignore[arg-type]
+
+
+def _dash_and_meteor(draw: Streak) -> list[np.ndarray]:
+    """Two 720p uint8 frames: a 60 px even dash, and a 60 px meteor's rise and fall."""
+    u = (np.arange(60) + 0.5) / 60
+    return [_frame(draw, light, 60, seed, (720, 1280), (600.0, 330.0))[0].astype(np.uint8)
+            for light, seed in ((np.full(60, 30.0), 6), (60.0 * np.sin(np.pi * u) ** 1.2, 7))]  # fmt: skip
+
+
+def test_the_automatic_veto_judges_stills_and_not_video_frames(add_streak: Streak, tmp_path: Path) -> None:
+    import cv2
+
+    from meteorfast.detector import Detector
+    from meteorfast.stream.sources import ArraySource, ImageSource, open_source
+
+    frames = _dash_and_meteor(add_streak)
+    paths = []
+    for i, f in enumerate(frames):
+        paths.append(tmp_path / f"still{i}.png")
+        cv2.imwrite(str(paths[-1]), f)
+    assert open_source(str(tmp_path)).stills  # image files are stills; video files, cameras and arrays are not
+    assert not ArraySource(frames).stills
+    with Detector(threshold=1e-9) as det:  # the default, "auto"
+        assert det.satellite_veto == "auto"
+        video = det.classify(frames)
+        assert det.times.items["veto"] == 0  # no frame judged
+        stills = det.classify(frames, stills=True)
+        assert det.times.items["veto"] == 2
+        mixed = det.classify(frames, stills=[False, True])
+        with pytest.raises(InputError, match="one stills flag per frame"):
+            det.classify(frames, stills=[True])
+        sources = [ImageSource(paths, source_id="photos"), ArraySource(frames, source_id="video"),
+                   ImageSource(paths, source_id="exported", stills=False)]  # fmt: skip
+        by_source = {r.source: r.is_meteor for r in det.stream(sources) if r.index == 0}
+    assert video.is_meteor.all()
+    assert not stills.is_meteor[0]  # the dash in a still is a satellite's
+    assert stills.is_meteor[1]
+    assert mixed.is_meteor.all()  # the dash as a video frame is kept
+    assert by_source == {"photos": False, "video": True, "exported": True}
+
+
+def test_eval_knows_its_stills_from_its_video_frames() -> None:
+    from meteorfast.evaluate import synthetic_items
+    from meteorfast.synth import SimConfig, sample
+
+    items = synthetic_items(12, 5, (180, 320), video_fraction=0.5)
+    frames = list(sample(12, 5, config=SimConfig(size=(180, 320)), video_fraction=0.5))
+    exposures = {f.exposure_s for f in frames}
+    assert exposures == {SimConfig().still_exposure, SimConfig().exposure}  # both kinds drawn
+    assert [it.still for it in items] == [f.exposure_s == SimConfig().still_exposure for f in frames]
+    assert not any(it.still for it in synthetic_items(2, 5, (180, 320), representation="stack"))
 
 
 def test_the_fit_does_not_depend_on_the_pixels_scale_or_a_hair_of_noise() -> None:

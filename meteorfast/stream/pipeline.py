@@ -28,7 +28,8 @@ class Item:
 
     ``image``: what is classified, at native resolution (uint8|uint16 ``[H,W]`` or ``[H,W,3]``): the frame, or the
     window's ``max - mean`` image; ``inputs: uint8 [T,C,h,w]``, the model input (T tiles, 1 without tiling) and
-    ``geometry: float32 [T,4]``, each tile's map from model-input to frame pixels; ``seq`` counts the source's items.
+    ``geometry: float32 [T,4]``, each tile's map from model-input to frame pixels; ``seq`` counts the source's items;
+    ``still``: the item is a single exposure (a photo), not a video frame or a window of them.
     """
 
     source: str
@@ -40,6 +41,7 @@ class Item:
     image: npt.NDArray[np.unsignedinteger] = field(repr=False)
     inputs: npt.NDArray[np.uint8] = field(repr=False)
     geometry: npt.NDArray[np.float32] = field(repr=False)
+    still: bool = False
 
     @property
     def frames(self) -> int:

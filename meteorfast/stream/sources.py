@@ -58,10 +58,13 @@ class Frame:
 
 class Source:
     """What the pipeline reads. ``id`` names it in results; ``live`` sources (cameras, network streams) run in real
-    time and drop frames when the consumer falls behind, files never do; ``fps`` is None when unknown."""
+    time and drop frames when the consumer falls behind, files never do; ``fps`` is None when unknown. ``stills``
+    sources give single exposures (photos), not video frames: the detector's automatic satellite veto judges only
+    those (see :class:`~meteorfast.detector.Detector`)."""
 
     id: str = ""
     live: bool = False
+    stills: bool = False
     fps: float | None = None
     frame_count: int | None = None  # when known up front (files), for progress bars
 
@@ -420,12 +423,16 @@ def read_image(path: str | Path, *, grey: bool = True) -> npt.NDArray[np.unsigne
 
 class ImageSource(Source):
     """Image files: a list of paths, a directory (its images in name order) or a glob. Each image is one frame;
-    ``time_s`` is the frame index divided by ``fps`` (default 1, one image per second)."""
+    ``time_s`` is the frame index divided by ``fps`` (default 1, one image per second). Image files are taken for
+    stills (``stills=True``, photos of their own exposure); frames exported from a video are not, so say
+    ``stills=False`` for those."""
 
     def __init__(
-        self, paths: Iterable[str | Path], *, grey: bool = True, source_id: str = "images", fps: float = 1.0
-    ) -> None:
+        self, paths: Iterable[str | Path], *, grey: bool = True, source_id: str = "images", fps: float = 1.0,
+        stills: bool = True,
+    ) -> None:  # fmt: skip
         self.paths = [Path(p) for p in paths]
+        self.stills = stills
         self.frame_count = len(self.paths)
         if not self.paths:
             raise InputError(f"images: expected at least one image file for source {source_id!r}, got none")
@@ -468,12 +475,15 @@ class ImageSource(Source):
 
 class ArraySource(Source):
     """Frames from NumPy: an array ``[T,H,W]`` / ``[T,H,W,3]`` or any iterable of ``[H,W]`` / ``[H,W,3]`` arrays
-    (uint8 or uint16). ``live=True`` treats it as a camera (frames may be dropped when the consumer is late)."""
+    (uint8 or uint16). ``live=True`` treats it as a camera (frames may be dropped when the consumer is late);
+    ``stills=True`` says the frames are single exposures (photos), not video frames."""
 
     def __init__(
-        self, frames: Iterable[npt.ArrayLike], *, source_id: str = "array", fps: float = 25.0, live: bool = False
-    ) -> None:
+        self, frames: Iterable[npt.ArrayLike], *, source_id: str = "array", fps: float = 25.0, live: bool = False,
+        stills: bool = False,
+    ) -> None:  # fmt: skip
         self.frames = frames
+        self.stills = stills
         self.frame_count = len(frames) if isinstance(frames, Sized) else None
         self.id = source_id
         self.rate = fps

@@ -80,10 +80,12 @@ class Truth:
 
 @dataclass(frozen=True)
 class SimFrame:
-    """``image``: uint8 or uint16 ``[H, W]``."""
+    """``image``: uint8 or uint16 ``[H, W]``; ``exposure_s``: the shutter time of a single frame (a still's, or a
+    video frame's), None for a stack of frames."""
 
     image: npt.NDArray[np.unsignedinteger]
     truth: Truth
+    exposure_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -788,7 +790,7 @@ def render_frame(seed: int, kind: str | None = None, config: SimConfig | None = 
     cfg = config or SimConfig()
     still = dataclasses.replace(cfg, fps=1 / cfg.still_exposure, exposure=cfg.still_exposure)
     clip = render_clip(seed, 1, kind, still)
-    return SimFrame(clip.frames[0], clip.truth)
+    return SimFrame(clip.frames[0], clip.truth, cfg.still_exposure)
 
 
 def render_stack(
