@@ -7,7 +7,7 @@ Read as a grid of rules (:class:`~meteorfast.cam.dash.DashRule`: ``max_len`` in 
 removed), and at every satellite the detector scores 0.3 or more with its point on the dash, whatever the threshold.
 ``--rule MAX_LEN,TAU,MAX_CHI2`` applies one rule and reports precision, recall and each confounder's rate with and
 without it. This reads the simulator's internals for the satellites, so it is a benchmark, not an API; ``meteorfast
-eval --satellite-veto`` runs the shipped rule inside the detector.
+eval`` runs the shipped rule inside the detector, on stills by default.
 
     python benchmarks/dash_likelihood.py [--synthetic 3000] [--seed 2026] [--rule 100,10,2] [--json out.json]
 """
