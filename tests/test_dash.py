@@ -128,8 +128,14 @@ def test_the_veto_is_for_stills() -> None:
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1
     assert "satellite_veto=False or 'auto' in mode 'stack'" in out.stderr
-    with Detector(mode="stack") as stacking:  # the default, "auto", judges no window: a window is never a still
-        assert not stacking._judged([]).any()
+    from meteorfast.stream.pipeline import Item
+
+    still = Item("s", 0, 0, 0, 0.0, 0.0, np.zeros((8, 8), np.uint8), np.zeros((1, 1, 8, 8), np.uint8),
+                 np.zeros((1, 4), np.float32), still=True)  # fmt: skip
+    # The default, "auto", judges a still in frame mode, and nothing in stack mode, where items are windows.
+    assert Detector()._judged([still]).tolist() == [True]
+    assert Detector(mode="stack")._judged([still]).tolist() == [False]
+    assert Detector(satellite_veto=False)._judged([still]).tolist() == [False]
     with pytest.raises(InputError, match="True, False or 'auto'"):
         Detector(satellite_veto="yes")  # type: ignore[arg-type]
 
