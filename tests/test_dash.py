@@ -93,12 +93,17 @@ def test_the_default_rule_and_the_vetoed_probability() -> None:
     assert vetoed_probability(0.5, 0.78, 30.0) < vetoed_probability(0.5, 0.78, 10.0) < 0.78
 
 
+def _dash_and_meteor(draw: Streak) -> list[np.ndarray]:
+    """Two 720p uint8 frames: a 60 px even dash, and a 60 px meteor's rise and fall."""
+    u = (np.arange(60) + 0.5) / 60
+    return [_frame(draw, light, 60, seed, (720, 1280), (600.0, 330.0))[0].astype(np.uint8)
+            for light, seed in ((np.full(60, 30.0), 6), (60.0 * np.sin(np.pi * u) ** 1.2, 7))]  # fmt: skip
+
+
 def test_the_detectors_veto_turns_down_a_dash_and_keeps_a_meteor(add_streak: Streak) -> None:
     from meteorfast.detector import Detector
 
-    u = (np.arange(60) + 0.5) / 60
-    frames = [_frame(add_streak, light, 60, seed, (720, 1280), (600.0, 330.0))[0].astype(np.uint8)
-              for light, seed in ((np.full(60, 30.0), 6), (60.0 * np.sin(np.pi * u) ** 1.2, 7))]  # fmt: skip
+    frames = _dash_and_meteor(add_streak)
     # A threshold under every probability makes both frames detections, so the veto alone decides.
     with Detector(threshold=1e-9) as plain:
         kept = plain.classify(frames)
@@ -138,13 +143,6 @@ def test_the_veto_is_for_stills() -> None:
     assert Detector(satellite_veto=False)._judged([still]).tolist() == [False]
     with pytest.raises(InputError, match="True, False or 'auto'"):
         Detector(satellite_veto="yes")  # type: ignore[arg-type]
-
-
-def _dash_and_meteor(draw: Streak) -> list[np.ndarray]:
-    """Two 720p uint8 frames: a 60 px even dash, and a 60 px meteor's rise and fall."""
-    u = (np.arange(60) + 0.5) / 60
-    return [_frame(draw, light, 60, seed, (720, 1280), (600.0, 330.0))[0].astype(np.uint8)
-            for light, seed in ((np.full(60, 30.0), 6), (60.0 * np.sin(np.pi * u) ** 1.2, 7))]  # fmt: skip
 
 
 def test_the_automatic_veto_judges_stills_and_not_video_frames(add_streak: Streak, tmp_path: Path) -> None:
