@@ -1,10 +1,12 @@
-"""The proposal net: where in a native-resolution still a faint meteor may lie (a prototype, not yet a detector stage).
+"""The proposal net: where in a native-resolution still a faint meteor may lie (the rescue of stills runs it).
 
 The first look sees a 720p still shrunk 3.3 times and misses meteors at matched-filter SNR 10-30 among stars,
 clouds and scenery (``benchmarks/RESULTS.md``, Run 22). The proposal net runs fully convolutionally over the still
 at native resolution and gives one logit per :data:`CELL` px cell (80x45 for 1280x720): how likely the cell's
 centre lies on a meteor's streak. It is trained on :data:`CROP` px crops (:mod:`meteorfast.train_propose`), and its
-own false alarms on whole negative stills are mined back into training (:func:`best_cells` picks them).
+own false alarms on whole negative stills are mined back into training (:func:`best_cells` picks them). The shipped
+net (``meteorfast/data/models/meteorfast-propose.onnx``) is what :mod:`meteorfast.rescue` scans the stills the
+detector turns down with.
 
 This module needs no torch: the cell labels and geometry the training uses, and :class:`ProposalScanner`, which
 runs an exported net with ONNX Runtime.
@@ -95,6 +97,25 @@ def best_cells(logits: npt.NDArray[np.floating], k: int, min_cells: int = 7) -> 
     return picked
 
 
+def window_origins(shape: tuple[int, int], window: tuple[int, int], overlap: int = 10 * CELL) -> list[tuple[int, int]]:
+    """The ``(y0, x0)`` of windows of ``window = (height, width)`` px covering a still of ``shape = (H, W)``, all
+    multiples of :data:`CELL` and the still at least one window: cell-aligned, so a window's cells are the still's,
+    each overlapping the one before it by at least ``overlap`` px, so a streak cut by one window's edge lies inside
+    the next, and the last flush with the still's edge."""
+    (h, w), (wh, ww) = shape, window
+    if h < wh or w < ww or (h | w | wh | ww) % CELL or not 0 <= overlap < min(wh, ww):
+        raise InputError(
+            f"propose: expected a still of at least the window {window}, both in whole {CELL} px cells, and 0 <= "
+            f"overlap < the window, got a still of {shape} and overlap {overlap}"
+        )
+
+    def starts(size: int, span: int) -> list[int]:
+        step = (span - overlap) // CELL * CELL
+        return [*range(0, size - span, step), size - span]
+
+    return [(y0, x0) for y0 in starts(h, wh) for x0 in starts(w, ww)]
+
+
 @dataclass(frozen=True)
 class Proposals:
     """A still's proposals: ``logits`` ``float32 [rows, cols]`` (one per :data:`CELL` px cell) and its best cells
@@ -124,14 +145,49 @@ class ProposalScanner:
         self._backend = OnnxRuntimeBackend(str(path), threads=threads).open()
         self._input = next(iter(self._backend.input_specs))
 
+    def close(self) -> None:
+        """Release the ONNX Runtime session."""
+        self._backend.close()
+
+    @property
+    def window(self) -> tuple[int, int]:
+        """The net's fixed input ``(height, width)`` (px)."""
+        shape = self._backend.input_specs[self._input].shape
+        return int(shape[2]), int(shape[3])  # type: ignore[arg-type]
+
     def logits(self, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
-        """``image`` ``uint8 [H, W]`` (grey, native resolution) -> ``float32 [ceil(H/16), ceil(W/16)]`` cell logits."""
+        """``image`` ``uint8 [H, W]`` (grey, native resolution) -> ``float32 [ceil(H/16), ceil(W/16)]`` cell logits.
+
+        A still of the net's input size runs whole. Any other is extended by reflection to whole cells and to at
+        least one window, covered by windows of the input's size (:func:`window_origins`), and each cell takes its
+        highest logit over the windows holding it."""
         if image.dtype != np.uint8 or image.ndim != 2:
             raise InputError(
                 f"propose: expected a grey uint8 [H, W] still, got {image.dtype} {image.shape}; convert it to grey "
                 "8-bit first"
             )
-        (out,) = self._backend.infer({self._input: image[None, None]}).values()
+        wh, ww = self.window
+        h, w = image.shape
+        if (h, w) == (wh, ww):
+            return self._run(image)
+        rows, cols = -(-h // CELL), -(-w // CELL)
+        padded = image
+        ph, pw = max(rows * CELL, wh), max(cols * CELL, ww)
+        if (ph, pw) != (h, w):  # to whole cells, and to at least one window
+            import cv2
+
+            padded = np.asarray(cv2.copyMakeBorder(image, 0, ph - h, 0, pw - w, cv2.BORDER_REFLECT_101), np.uint8)
+        out = np.full((rows, cols), -np.inf, np.float32)
+        for y0, x0 in window_origins(padded.shape, (wh, ww)):
+            part = self._run(np.ascontiguousarray(padded[y0 : y0 + wh, x0 : x0 + ww]))
+            r0, c0 = y0 // CELL, x0 // CELL
+            r1, c1 = min(r0 + part.shape[0], rows), min(c0 + part.shape[1], cols)
+            if r1 > r0 and c1 > c0:
+                np.maximum(out[r0:r1, c0:c1], part[: r1 - r0, : c1 - c0], out=out[r0:r1, c0:c1])
+        return out
+
+    def _run(self, window: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+        (out,) = self._backend.infer({self._input: window[None, None]}).values()
         return np.asarray(out[0, 0], np.float32)
 
     def scan(self, image: npt.NDArray[np.uint8], k: int = 3, min_cells: int = 7) -> Proposals:
@@ -144,5 +200,5 @@ class ProposalScanner:
 
 __all__ = [
     "CELL", "CROP", "IGNORE", "IGNORE_PX", "POSITIVE", "POSITIVE_PX", "ProposalScanner", "Proposals", "best_cells",
-    "cell_centres", "cell_labels", "distance_to_segments",
+    "cell_centres", "cell_labels", "distance_to_segments", "window_origins",
 ]  # fmt: skip
