@@ -42,7 +42,11 @@ def main() -> int:
 
     items = synthetic_items(args.synthetic, args.seed)
     pred = predict(
-        args.model, items, verifier=None if args.verifier == "none" else args.verifier, satellite_veto=False
+        args.model,
+        items,
+        verifier=None if args.verifier == "none" else args.verifier,
+        satellite_veto=False,
+        rescue=False,
     )  # the veto is what this reads, on the detector without it
     label = np.array([it.label for it in items])
     conf = np.array([it.confounder or "" for it in items])

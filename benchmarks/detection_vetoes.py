@@ -173,7 +173,7 @@ def main() -> int:
     from meteorfast.io import emit_json
 
     items = synthetic_items(args.synthetic, args.seed)
-    pred = predict("default", items, satellite_veto=False)  # the vetoes read here stand in for it
+    pred = predict("default", items, satellite_veto=False, rescue=False)  # the vetoes read here stand in for it
     label = np.array([it.label for it in items])
     conf = np.array([it.confounder or "" for it in items])
     det = pred.prob >= pred.threshold

@@ -43,7 +43,8 @@ def detector_run(seed: int, n: int, cache: Path) -> dict[str, Any]:
     from meteorfast.evaluate import predict, synthetic_items
 
     items = synthetic_items(n, seed)
-    pred = predict("default", items, satellite_veto=False)  # as recorded: the detector before the veto
+    # as recorded: the detector before the veto and the rescue
+    pred = predict("default", items, satellite_veto=False, rescue=False)
     out = {"prob": pred.prob, "threshold": np.float32(pred.threshold), "label": np.array([it.label for it in items]),
            "conf": np.array([it.confounder or "" for it in items])}  # fmt: skip
     np.savez(path, **out)

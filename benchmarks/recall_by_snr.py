@@ -77,8 +77,12 @@ def main() -> int:
     snr = np.array(snrs)
     items = synthetic_items(args.synthetic, args.seed)
     pred = predict(
-        args.model, items, verifier=None if args.verifier == "none" else args.verifier, satellite_veto=False
-    )  # as recorded: the detector before the veto
+        args.model,
+        items,
+        verifier=None if args.verifier == "none" else args.verifier,
+        satellite_veto=False,
+        rescue=False,
+    )  # as recorded: the detector before the veto and the rescue
     meteors = np.array([it.label == 1 for it in items])
     faint = np.array([it.kind == "faint_meteor" for it in items])
     found = meteors & (pred.prob >= pred.threshold)

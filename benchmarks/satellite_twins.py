@@ -407,7 +407,8 @@ def main() -> int:
     if args.meteors:
         index, images, meteors = short_meteor_stills(args.synthetic, args.seed)
         found = predict(args.model, [EvalItem(im, 1, None, (), "", "meteor") for im in images],
-                        verifier=None if args.verifier == "none" else args.verifier, satellite_veto=False)  # fmt: skip
+                        verifier=None if args.verifier == "none" else args.verifier, satellite_veto=False,
+                        rescue=False)  # fmt: skip
         rng = np.random.default_rng([args.seed, 0x5A7])
         rows = []
         for i, (view, light, peak), prob in zip(index, meteors, found.prob, strict=True):
@@ -431,7 +432,11 @@ def main() -> int:
         for i, im in zip(index, images, strict=True)
     ]
     pred = predict(
-        args.model, items, verifier=None if args.verifier == "none" else args.verifier, satellite_veto=False
+        args.model,
+        items,
+        verifier=None if args.verifier == "none" else args.verifier,
+        satellite_veto=False,
+        rescue=False,
     )  # as recorded: the detector before the veto
     rng = np.random.default_rng([args.seed, 0x7715])
     rows = []

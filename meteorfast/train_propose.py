@@ -1,4 +1,4 @@
-"""Training the proposal net (:mod:`meteorfast.propose`; needs the ``[train]`` extra). A prototype, not yet shipped.
+"""Training the proposal net (:mod:`meteorfast.propose`; needs the ``[train]`` extra), which the rescue of stills runs.
 
 The net is the first five stages of EfficientNet-Lite0 (stride 16, 112 channels) with a small head (3x3 conv to 64
 channels, BN, ReLU, 1x1 conv to one logit per cell), run fully convolutionally. It trains on :data:`CROP` px crops

@@ -242,13 +242,15 @@ def test_cli_eval_json(trained: Path) -> None:
     assert result["n"] == 8
     assert result["model"].endswith("model.onnx")
     assert result["satellite_veto"] == "auto"  # judges the stills, which all 8 are
+    assert result["rescue"] == "auto"
     off = subprocess.run(
         [sys.executable, "-m", "meteorfast.cli", "eval", "--model", str(trained / "model.onnx"), "--synthetic", "8",
-         "--seed", "4", "--json", "--target-fpr", "0.25", "--no-satellite-veto"],
+         "--seed", "4", "--json", "--target-fpr", "0.25", "--no-satellite-veto", "--no-rescue"],
         capture_output=True, text=True, timeout=300, cwd=tempfile.gettempdir(),
     )  # fmt: skip
     assert off.returncode == 0, off.stderr
     assert json.loads(off.stdout)["satellite_veto"] is False
+    assert json.loads(off.stdout)["rescue"] is False
     # Without --json the same report comes as text, one line per breakdown, at the same threshold.
     text = subprocess.run(
         [sys.executable, "-m", "meteorfast.cli", "eval", "--model", str(trained / "model.onnx"), "--synthetic", "8",

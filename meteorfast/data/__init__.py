@@ -19,6 +19,21 @@ SHIPPED_VERIFIERS: dict[str, Path] = {"default": MODELS / "meteorfast-lite0-veri
 """The second-look models shipped for the shipped models, by the model's name (see :mod:`meteorfast.verify` and
 ``models/MODEL_CARD.md``): the default model's is two verifiers trained behind it, merged, on a 224 px crop of the
 still at native resolution; it serves single frames."""
+PROPOSAL_NET = MODELS / "meteorfast-propose.onnx"
+"""The proposal net shipped for the rescue of stills (see :mod:`meteorfast.rescue`, :mod:`meteorfast.propose` and
+``models/MODEL_CARD.md``): one logit per 16 px cell of a 1280x720 grey still at native resolution."""
+
+
+def proposal_net() -> Path:
+    """The path of the shipped proposal net (:data:`PROPOSAL_NET`)."""
+    from meteorfast.errors import InputError
+
+    if not PROPOSAL_NET.is_file():
+        raise InputError(
+            f"rescue: expected the shipped proposal net at {PROPOSAL_NET}, which this install lacks; reinstall "
+            "meteorfast, or pass rescue=False (--no-rescue) to run without it"
+        )
+    return PROPOSAL_NET
 
 
 def shipped_model(name: str = "default") -> Path:
