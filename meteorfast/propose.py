@@ -144,6 +144,15 @@ class ProposalScanner:
                              "with meteorfast.train_propose")  # fmt: skip
         self._backend = OnnxRuntimeBackend(str(path), threads=threads).open()
         self._input = next(iter(self._backend.input_specs))
+        shape = self._backend.input_specs[self._input].shape
+        size = [d for d in shape[2:] if isinstance(d, int) and d % CELL == 0]
+        if len(shape) != 4 or len(size) != 2:
+            self._backend.close()
+            raise InputError(
+                f"propose: expected a proposal net with a fixed input [1, 1, H, W] in whole {CELL} px cells, got "
+                f"{list(shape)} from {str(path)!r}; export one with meteorfast.train_propose"
+            )
+        self._window = (size[0], size[1])
 
     def close(self) -> None:
         """Release the ONNX Runtime session."""
@@ -152,8 +161,7 @@ class ProposalScanner:
     @property
     def window(self) -> tuple[int, int]:
         """The net's fixed input ``(height, width)`` (px)."""
-        shape = self._backend.input_specs[self._input].shape
-        return int(shape[2]), int(shape[3])  # type: ignore[arg-type]
+        return self._window
 
     def logits(self, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
         """``image`` ``uint8 [H, W]`` (grey, native resolution) -> ``float32 [ceil(H/16), ceil(W/16)]`` cell logits.

@@ -70,8 +70,8 @@ def rescued_probability(threshold: float, logit: float, min_logit: float) -> flo
     ``logit`` grows: ``threshold + (1 - threshold) * (s(logit) - s(min_logit)) / (1 - s(min_logit))``, with ``s``
     the logistic, so the rescued stills rank among themselves by the net's confidence."""
 
-    def s(z: float) -> float:
-        return 1.0 / (1.0 + math.exp(-z))
+    def s(z: float) -> float:  # the logistic, without overflow at either end
+        return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
 
     share = (s(logit) - s(min_logit)) / (1.0 - s(min_logit))
     return float(threshold + (1.0 - threshold) * min(max(share, 0.0), 1.0))

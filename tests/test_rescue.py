@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -71,6 +72,20 @@ def test_the_windows_refuse_a_still_smaller_than_one_or_not_in_whole_cells() -> 
         window_origins((730, 1280), STILL)
 
 
+def test_the_scanner_refuses_a_net_without_a_fixed_input_in_whole_cells(tmp_path: Path) -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    for dims, name in (([1, 1, "h", "w"], "dynamic"), ([1, 1, 720, 1270], "ragged")):
+        graph = helper.make_graph([helper.make_node("Identity", ["frames"], ["logits"])], name,
+                                  [helper.make_tensor_value_info("frames", TensorProto.UINT8, dims)],
+                                  [helper.make_tensor_value_info("logits", TensorProto.UINT8, dims)])  # fmt: skip
+        path = tmp_path / f"{name}.onnx"
+        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+        with pytest.raises(InputError, match="fixed input"):
+            ProposalScanner(path)
+
+
 def test_a_still_of_the_nets_size_runs_whole_and_any_other_takes_the_best_window(scanner: ProposalScanner) -> None:
     rng = np.random.default_rng(11)
     still = (20 + rng.normal(0, 3, (760, 1300))).clip(0, 255).astype(np.uint8)
@@ -120,6 +135,7 @@ def test_the_rule_and_the_rescued_probability() -> None:
     with pytest.raises(InputError, match="cells >= 1"):
         RescueRule(cells=0)
     assert rescued_probability(0.78, 2.0, 2.0) == pytest.approx(0.78)
+    assert 0.78 <= rescued_probability(0.78, 5.0, -1000.0) <= 1.0  # no overflow at a far-off rule
     assert 0.78 < rescued_probability(0.78, 3.0, 2.0) < rescued_probability(0.78, 6.0, 2.0) < 1.0
 
 
