@@ -187,7 +187,7 @@ class Detector:
       native resolution by the shipped proposal net, and taken back where one of its best cells lies on a streak
       whose light a meteor's light curve explains at least as well as a satellite's dash (see
       :mod:`meteorfast.rescue`; the point moves to that streak). On simulated stills it found about one more meteor
-      in a hundred for about one more false positive a thousand stills (``benchmarks/RESULTS.md``). ``"auto"``,
+      in a hundred for one more false positive in about 2,400 stills (``benchmarks/RESULTS.md``). ``"auto"``,
       ``True`` and ``False`` choose the frames as for ``satellite_veto``. It costs a scan of the still (about 0.15 s
       on one CPU for 1280x720, in windows of that size for other sizes) and a fit at each cell the net is sure of.
     """
