@@ -68,14 +68,10 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _veto(args: argparse.Namespace) -> bool | Literal["auto"]:
-    """``--satellite-veto`` / ``--no-satellite-veto`` as the detector's setting; neither is ``"auto"``."""
-    return "auto" if args.satellite_veto is None else bool(args.satellite_veto)
-
-
-def _rescue(args: argparse.Namespace) -> bool | Literal["auto"]:
-    """``--rescue`` / ``--no-rescue`` as the detector's setting; neither is ``"auto"``."""
-    return "auto" if args.rescue is None else bool(args.rescue)
+def _stills_stage(flag: bool | None) -> bool | Literal["auto"]:
+    """A stills stage's ``--X`` / ``--no-X`` flag (``--satellite-veto``, ``--rescue``) as the detector's setting;
+    neither is ``"auto"``."""
+    return "auto" if flag is None else bool(flag)
 
 
 def _detector(args: argparse.Namespace) -> Any:
@@ -85,7 +81,7 @@ def _detector(args: argparse.Namespace) -> Any:
         model=args.model or "default", backend=args.backend, batch_size=args.batch, mode=args.mode,
         window=args.window, tile=args.tile, threshold=args.threshold, localize=args.localize, stride=args.stride,
         flicker=args.flicker, mask=args.mask, tta=args.tta, verifier=args.verifier,
-        satellite_veto=_veto(args), rescue=_rescue(args),
+        satellite_veto=_stills_stage(args.satellite_veto), rescue=_stills_stage(args.rescue),
     )  # fmt: skip
 
 
@@ -503,7 +499,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     def run(items: list[evaluate.EvalItem]) -> evaluate.Predictions:
         return evaluate.predict(model, items, tile=args.tile, mode=args.localize, refine=not args.no_refine,
                                 tta=args.tta, representation=args.representation, verifier=args.verifier,
-                                satellite_veto=_veto(args), rescue=_rescue(args))  # fmt: skip
+                                satellite_veto=_stills_stage(args.satellite_veto),
+                                rescue=_stills_stage(args.rescue))  # fmt: skip
 
     if args.synthetic is not None:
         items = synthetic(args.seed)
@@ -526,8 +523,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     result = evaluate.metrics(items, pred, threshold)
     result["model"] = str(model)
     result["verifier"] = None if pred.verifier is None else str(pred.verifier)
-    result["satellite_veto"] = _veto(args)
-    result["rescue"] = _rescue(args)
+    result["satellite_veto"] = _stills_stage(args.satellite_veto)
+    result["rescue"] = _stills_stage(args.rescue)
     result["tta"] = bool(args.tta)
     if args.calibrate_seed is not None:
         result["calibration"] = {"seed": args.calibrate_seed, "n": args.synthetic, "target_fpr": args.target_fpr}

@@ -189,9 +189,9 @@ class ProposalScanner:
         for y0, x0 in window_origins(padded.shape, (wh, ww)):
             part = self._run(np.ascontiguousarray(padded[y0 : y0 + wh, x0 : x0 + ww]))
             r0, c0 = y0 // CELL, x0 // CELL
+            # a window runs past the still's cells only where the still was reflected out to one window
             r1, c1 = min(r0 + part.shape[0], rows), min(c0 + part.shape[1], cols)
-            if r1 > r0 and c1 > c0:
-                np.maximum(out[r0:r1, c0:c1], part[: r1 - r0, : c1 - c0], out=out[r0:r1, c0:c1])
+            np.maximum(out[r0:r1, c0:c1], part[: r1 - r0, : c1 - c0], out=out[r0:r1, c0:c1])
         return out
 
     def _run(self, window: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:

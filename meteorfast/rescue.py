@@ -103,14 +103,15 @@ class Rescuer:
         """The still ``image`` (uint8 or uint16, ``[H, W]`` or ``[H, W, 3|4]``) taken back, or None."""
         from meteorfast.cam.dash import fit_at
         from meteorfast.cam.refine import refine_points
-        from meteorfast.propose import CELL, best_cells
+        from meteorfast.propose import CELL
 
         grey = grey_uint8(image)
         rule = self.rule
-        for r, c, logit in best_cells(self._scanner.logits(grey), rule.cells, rule.apart):
+        found = self._scanner.scan(grey, rule.cells, rule.apart)
+        for (_, _, logit), (cx, cy) in zip(found.cells, found.points, strict=True):
             if logit < rule.min_logit:
                 break  # best first: no later cell reaches it
-            rx, ry = refine_points([grey], [c * CELL + CELL / 2], [r * CELL + CELL / 2], [float(CELL), float(CELL)])
+            rx, ry = refine_points([grey], [cx], [cy], [float(CELL), float(CELL)])
             x, y = float(rx[0]), float(ry[0])
             fit = fit_at(grey, x, y)
             delta = None if fit is None else fit.delta

@@ -16,6 +16,7 @@ import pytest
 
 from meteorfast.data import PROPOSAL_NET
 from meteorfast.errors import InputError
+from meteorfast.evaluate import point_to_segment
 from meteorfast.propose import CELL, ProposalScanner, window_origins
 from meteorfast.rescue import Rescue, Rescuer, RescueRule, grey_uint8, rescued_probability
 
@@ -38,8 +39,7 @@ STREAK = ((600.0, 330.0), (600.0 + 60 * np.cos(np.deg2rad(25)), 330.0 + 60 * np.
 
 def _off_streak(x: float, y: float) -> float:
     (x0, y0), (x1, y1) = STREAK
-    t = np.clip(((x - x0) * (x1 - x0) + (y - y0) * (y1 - y0)) / ((x1 - x0) ** 2 + (y1 - y0) ** 2), 0, 1)
-    return float(np.hypot(x - (x0 + t * (x1 - x0)), y - (y0 + t * (y1 - y0))))
+    return point_to_segment(x, y, (x0, y0, x1, y1))
 
 
 @pytest.fixture(scope="module")
