@@ -1,0 +1,48 @@
+"""benchmarks/confounder_rates.py: its split of a kind's stills into those the detector accepts and those the rescue
+takes back is the shipped Detector's own decision with the rescue on, and its counts and intervals follow from it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pytest
+
+Load = Callable[[str], ModuleType]  # the benchmark_script fixture
+
+# The first stills of this kind and seed hold both a still the detector accepts and one only the rescue takes back
+# (found by running the script on them), so the test walks both of the script's paths.
+KIND, SEED, N = "faint_meteor", 7300, 4
+
+
+@pytest.fixture(scope="module")
+def row(benchmark_script: Load) -> dict[str, Any]:
+    script = benchmark_script("confounder_rates")
+    return script.one_kind(KIND, SEED, N, "default")  # type: ignore[no-any-return]
+
+
+def test_the_split_is_the_detectors_own_decision_with_the_rescue(row: dict[str, Any]) -> None:
+    from meteorfast.detector import Detector
+    from meteorfast.synth import sample
+
+    frames = list(sample(N, SEED, kinds=(KIND,)))
+    with Detector("default", search="all") as det:  # the rescue as shipped: on for stills
+        res = det.classify([f.image for f in frames], stills=True)
+    accepted, rescued = list(row["accepted"]), list(row["rescued"])
+    assert accepted, "none of the chosen stills is accepted any more; choose others"
+    assert rescued, "none of the chosen stills is rescued any more; choose others"
+    assert not set(accepted) & set(rescued)
+    assert sorted(accepted + rescued) == np.flatnonzero(res.is_meteor).tolist()
+
+
+def test_the_counts_and_intervals_follow_from_the_split(row: dict[str, Any]) -> None:
+    from meteorfast.evaluate import wilson_interval
+
+    accepted, rescued = list(row["accepted"]), list(row["rescued"])
+    assert row["fp_without_rescue"] == len(accepted)
+    assert row["fp"] == len(accepted) + len(rescued)
+    assert row["fpr"] == pytest.approx((len(accepted) + len(rescued)) / N)
+    assert row["ci95"] == wilson_interval(len(accepted) + len(rescued), N)
+    assert row["ci95_without_rescue"] == wilson_interval(len(accepted), N)
