@@ -18,6 +18,7 @@ import argparse
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import closing
 from typing import Any
 
 BATCH = 32
@@ -35,8 +36,10 @@ def one_kind(kind: str, seed: int, n: int, model: str) -> dict[str, Any]:
     accepted: list[int] = []
     rescued: list[int] = []
     # One thread each: the kinds run side by side, a process per CPU.
-    with Detector(model, search="all", rescue=False, threads=1) as det:
-        rescuer = Rescuer(proposal_net(), threads=1)
+    with (
+        Detector(model, search="all", rescue=False, threads=1) as det,
+        closing(Rescuer(proposal_net(), threads=1)) as rescuer,
+    ):
         frames = sample(n, seed, kinds=(kind,))
         for start in range(0, n, BATCH):
             part = [next(frames) for _ in range(min(BATCH, n - start))]
@@ -44,9 +47,8 @@ def one_kind(kind: str, seed: int, n: int, model: str) -> dict[str, Any]:
             for j, f in enumerate(part):
                 if res.prob[j] >= det.threshold:
                     accepted.append(start + j)
-                elif rescuer(f.image) is not None:
+                elif rescuer(f.image) is not None:  # what Detector(rescue="auto") does with a still it turns down
                     rescued.append(start + j)
-        rescuer.close()
         threshold = det.threshold
     fp, fp_rescue = len(accepted), len(accepted) + len(rescued)
     return {
