@@ -24,8 +24,9 @@ from typing import Any
 BATCH = 32
 
 
-def one_kind(kind: str, seed: int, n: int, model: str) -> dict[str, Any]:
-    """The false positives of ``n`` stills of ``kind`` drawn on ``seed``, without and with the rescue."""
+def one_kind(kind: str, seed: int, n: int, model: str, star_veto: bool = True) -> dict[str, Any]:
+    """The false positives of ``n`` stills of ``kind`` drawn on ``seed``, without and with the rescue (the star veto
+    on as ``Detector()`` has it, or off)."""
     from meteorfast.data import proposal_net
     from meteorfast.detector import Detector
     from meteorfast.evaluate import wilson_interval
@@ -37,7 +38,7 @@ def one_kind(kind: str, seed: int, n: int, model: str) -> dict[str, Any]:
     rescued: list[int] = []
     # One thread each: the kinds run side by side, a process per CPU.
     with (
-        Detector(model, search="all", rescue=False, threads=1) as det,
+        Detector(model, search="all", rescue=False, star_veto="auto" if star_veto else False, threads=1) as det,
         closing(Rescuer(proposal_net(), threads=1)) as rescuer,
     ):
         frames = sample(n, seed, kinds=(kind,))
@@ -53,7 +54,7 @@ def one_kind(kind: str, seed: int, n: int, model: str) -> dict[str, Any]:
     fp, fp_rescue = len(accepted), len(accepted) + len(rescued)
     seconds = time.perf_counter() - began
     return {
-        "kind": kind, "seed": seed, "n": n, "threshold": float(threshold),
+        "kind": kind, "seed": seed, "n": n, "threshold": float(threshold), "star_veto": star_veto,
         "fp_without_rescue": fp, "fpr_without_rescue": fp / n, "ci95_without_rescue": wilson_interval(fp, n),
         "fp": fp_rescue, "fpr": fp_rescue / n, "ci95": wilson_interval(fp_rescue, n),
         "accepted": accepted, "rescued": rescued, "seconds": round(seconds, 1), "items_per_s": round(n / seconds, 2),
@@ -69,6 +70,8 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=7200, help="kind j of NEGATIVE_KINDS is drawn on seed + j")
     p.add_argument("--kinds", default=",".join(NEGATIVE_KINDS), help="comma-separated negative kinds")
     p.add_argument("--model", default="default")
+    p.add_argument("--star-veto", action=argparse.BooleanOptionalAction, default=True,
+                   help="the detector's star veto on stills (default on, as Detector() has it)")  # fmt: skip
     p.add_argument("--jobs", type=int, default=2, help="kinds run side by side, one process each")
     p.add_argument("--json", default=None, help="write the report here (stdout without)")
     args = p.parse_args()
@@ -81,7 +84,7 @@ def main() -> int:
     seeds = {k: args.seed + NEGATIVE_KINDS.index(k) for k in kinds}
     began = time.perf_counter()
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        futures = {k: pool.submit(one_kind, k, seeds[k], args.per_kind, args.model) for k in kinds}
+        futures = {k: pool.submit(one_kind, k, seeds[k], args.per_kind, args.model, args.star_veto) for k in kinds}
         rows = [futures[k].result() for k in kinds]
     emit_json({
         "command": "python " + " ".join(sys.argv), "per_kind": args.per_kind, "seeds": seeds,

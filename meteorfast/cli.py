@@ -69,8 +69,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _stills_stage(flag: bool | None) -> bool | Literal["auto"]:
-    """A stills stage's ``--X`` / ``--no-X`` flag (``--satellite-veto``, ``--rescue``) as the detector's setting;
-    neither is ``"auto"``."""
+    """A stills stage's ``--X`` / ``--no-X`` flag (``--satellite-veto``, ``--star-veto``, ``--rescue``) as the
+    detector's setting; neither is ``"auto"``."""
     return "auto" if flag is None else bool(flag)
 
 
@@ -82,6 +82,7 @@ def _detector(args: argparse.Namespace) -> Any:
         window=args.window, tile=args.tile, threshold=args.threshold, localize=args.localize, stride=args.stride,
         flicker=args.flicker, mask=args.mask, tta=args.tta, verifier=args.verifier,
         satellite_veto=_stills_stage(args.satellite_veto), rescue=_stills_stage(args.rescue),
+        star_veto=_stills_stage(args.star_veto),
     )  # fmt: skip
 
 
@@ -393,10 +394,10 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         raise InputError(f"calibrate: expected non-meteor frames to set the threshold on, got {labels.size} meteors")
     # Without a verifier the points are not needed, so the peak search is skipped; a verifier crops around them.
     verifier = resolve_verifier(args.verifier, model)
-    # The threshold is the classifier's: the satellite veto and the rescue, which move stills across whatever
-    # threshold is in force, are left out.
+    # The threshold is the classifier's: the vetoes and the rescue, which move stills across whatever threshold is
+    # in force, are left out.
     pred = evaluate.predict(model, items, refine=verifier is not None, representation=args.representation,
-                            verifier=verifier, satellite_veto=False, rescue=False)  # fmt: skip
+                            verifier=verifier, satellite_veto=False, rescue=False, star_veto=False)  # fmt: skip
     threshold = evaluate.threshold_for_fpr(pred.prob, labels, args.target_fpr)
     # With a verifier, its probability decides the unsure items, so the threshold is the verifier's to store.
     path = write_threshold(pred.verifier or model, args.out, threshold, args.representation)
@@ -500,7 +501,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         return evaluate.predict(model, items, tile=args.tile, mode=args.localize, refine=not args.no_refine,
                                 tta=args.tta, representation=args.representation, verifier=args.verifier,
                                 satellite_veto=_stills_stage(args.satellite_veto),
-                                rescue=_stills_stage(args.rescue))  # fmt: skip
+                                rescue=_stills_stage(args.rescue),
+                                star_veto=_stills_stage(args.star_veto))  # fmt: skip
 
     if args.synthetic is not None:
         items = synthetic(args.seed)
@@ -525,6 +527,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     result["verifier"] = None if pred.verifier is None else str(pred.verifier)
     result["satellite_veto"] = _stills_stage(args.satellite_veto)
     result["rescue"] = _stills_stage(args.rescue)
+    result["star_veto"] = _stills_stage(args.star_veto)
     result["tta"] = bool(args.tta)
     if args.calibrate_seed is not None:
         result["calibration"] = {"seed": args.calibrate_seed, "n": args.synthetic, "target_fpr": args.target_fpr}
@@ -591,6 +594,11 @@ SATELLITE_VETO_HELP = (
     "(frame mode; about 0.5 s per short streak). Default: on stills (image files) only, never on video frames, "
     "where a meteor's 40 ms is itself a dash; --satellite-veto: on every frame; --no-satellite-veto: on none"
 )
+STAR_VETO_HELP = (
+    "turn down detections shaped like the frame's stars where those are all smeared alike (a shaken camera, a "
+    "drifting sky; frame mode; about 50 ms per detection). Default: on stills (image files) only; --star-veto: on "
+    "every frame; --no-star-veto: on none"
+)
 RESCUE_HELP = (
     "take back frames the detector turns down where the shipped proposal net's best cell lies on a streak whose light "
     "a meteor explains at least as well as a satellite's dash (frame mode; a native-resolution scan, about 0.15 s "
@@ -638,6 +646,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tta", action="store_true", help=TTA_HELP)
     p.add_argument("--verifier", default="auto", help=VERIFIER_HELP)
     p.add_argument("--satellite-veto", action=argparse.BooleanOptionalAction, default=None, help=SATELLITE_VETO_HELP)
+    p.add_argument("--star-veto", action=argparse.BooleanOptionalAction, default=None, help=STAR_VETO_HELP)
     p.add_argument("--rescue", action=argparse.BooleanOptionalAction, default=None, help=RESCUE_HELP)
     p.add_argument("--out", default=None, help="directory for events.jsonl, events.csv and the optional outputs")
     p.add_argument("--save-frames", action="store_true", help="also write frames.jsonl (every classified item)")
@@ -804,6 +813,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tta", action="store_true", help=TTA_HELP)
     p.add_argument("--verifier", default="auto", help=VERIFIER_HELP)
     p.add_argument("--satellite-veto", action=argparse.BooleanOptionalAction, default=None, help=SATELLITE_VETO_HELP)
+    p.add_argument("--star-veto", action=argparse.BooleanOptionalAction, default=None, help=STAR_VETO_HELP)
     p.add_argument("--rescue", action=argparse.BooleanOptionalAction, default=None, help=RESCUE_HELP)
     p.add_argument("--plot", default=None, help="write a precision-recall PNG")
     p.add_argument("--json", action="store_true")

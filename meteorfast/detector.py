@@ -94,7 +94,7 @@ class StageTimes:
     ``meteorfast bench`` reads it.
     """
 
-    STAGES = ("stack", "preprocess", "infer", "cam", "post", "refine", "tta", "verify", "veto", "rescue")
+    STAGES = ("stack", "preprocess", "infer", "cam", "post", "refine", "tta", "verify", "veto", "stars", "rescue")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -183,7 +183,12 @@ class Detector:
       files, :class:`~meteorfast.stream.sources.ImageSource`) and :meth:`classify` calls given ``stills=True``;
       ``True`` judges every frame (``frame`` mode only), ``False`` none. It costs about 0.5 s per judged detection
       whose streak is 100 px or shorter, on one CPU.
-    - ``rescue``: for stills, in ``frame`` mode: each still the detector turns down (after the veto) is scanned at
+    - ``star_veto``: for stills, in ``frame`` mode, after the satellite veto: each detection whose object has the
+      shape of the frame's stars, where those are all smeared alike (a shaken camera, a drifting sky), is turned
+      down (see :mod:`meteorfast.cam.stars`; its probability is halved under the threshold). ``"auto"``, ``True``
+      and ``False`` choose the frames as for ``satellite_veto``. It costs about 50 ms per judged detection of a
+      1280x720 still on one CPU.
+    - ``rescue``: for stills, in ``frame`` mode: each still the detector turns down (after the vetoes) is scanned at
       native resolution by the shipped proposal net, and taken back where one of its best cells lies on a streak
       whose light a meteor's light curve explains at least as well as a satellite's dash (see
       :mod:`meteorfast.rescue`; the point moves to that streak). On simulated stills it found about one more meteor
@@ -218,6 +223,7 @@ class Detector:
         verifier: str | Path | None = "auto",
         satellite_veto: bool | Literal["auto"] = "auto",
         rescue: bool | Literal["auto"] = "auto",
+        star_veto: bool | Literal["auto"] = "auto",
     ) -> None:
         if batch_size < 1:
             raise InputError(f"Detector: expected batch_size >= 1, got {batch_size}")
@@ -242,6 +248,7 @@ class Detector:
             raise InputError(f"Detector: expected a threshold in [0, 1], got {threshold}")
         self.satellite_veto = _stills_setting("satellite_veto", satellite_veto, mode)
         self.rescue = _stills_setting("rescue", rescue, mode)
+        self.star_veto = _stills_setting("star_veto", star_veto, mode)
         from meteorfast.data import resolve_model, resolve_verifier
 
         self.model = resolve_model(model)
@@ -683,6 +690,9 @@ class Detector:
         judged = self._judged(items, self.satellite_veto)
         if judged.any():  # on the point the walk settled on, as the rule was chosen
             final = self._veto_dashes(items, final, px, py, judged)
+        judged = self._judged(items, self.star_veto)
+        if judged.any():
+            final = self._veto_stars(items, final, px, py, judged)
         rescuable = self._judged(items, self.rescue) & (final < self.threshold)
         if rescuable.any():
             final = self._rescue_stills(items, final, px, py, rescuable)
@@ -700,8 +710,9 @@ class Detector:
         return results
 
     def _judged(self, items: Sequence[Item], setting: bool | Literal["auto"]) -> npt.NDArray[np.bool_]:
-        """Which of ``items`` a stills stage (the satellite veto, the rescue) set to ``setting`` judges (bool [M]):
-        stills under ``"auto"``, every frame under ``True``, none in ``stack`` mode or under ``False``."""
+        """Which of ``items`` a stills stage (the satellite veto, the star veto, the rescue) set to ``setting``
+        judges (bool [M]): stills under ``"auto"``, every frame under ``True``, none in ``stack`` mode or under
+        ``False``."""
         if self.mode != "frame" or setting is False:
             return np.zeros(len(items), np.bool_)
         return np.array([setting is True or it.still for it in items], np.bool_)
@@ -756,6 +767,25 @@ class Detector:
             if fit is not None and fit.delta is not None and rule.vetoes(fit):
                 out[i] = vetoed_probability(float(final[i]), self.threshold, fit.delta)
         self.times.add("veto", time.perf_counter() - began, len(sel))
+        return out
+
+    def _veto_stars(
+        self, items: Sequence[Item], final: npt.NDArray[np.float32], px: npt.NDArray[np.float32],
+        py: npt.NDArray[np.float32], judged: npt.NDArray[np.bool_],
+    ) -> npt.NDArray[np.float32]:  # fmt: skip
+        """``final`` (float32 [M]) with each ``judged`` (bool [M]) detection whose object at ``(px, py)`` (frame
+        pixels, float32 [M]) the default :class:`~meteorfast.cam.stars.StarRule` takes for a smeared star turned down
+        to :func:`~meteorfast.cam.stars.vetoed_probability`."""
+        from meteorfast.cam.stars import StarRule, vetoed_probability
+
+        began = time.perf_counter()
+        rule = StarRule()
+        out = final.copy()
+        sel = np.flatnonzero(judged & (final >= self.threshold))
+        for i in sel:
+            if rule.vetoes(items[int(i)].image, float(px[i]), float(py[i])):
+                out[i] = vetoed_probability(float(final[i]), self.threshold)
+        self.times.add("stars", time.perf_counter() - began, len(sel))
         return out
 
     def _candidates(
@@ -913,8 +943,8 @@ class Detector:
 
 
 def _stills_setting(name: str, value: object, mode: str) -> bool | Literal["auto"]:
-    """A stills stage's setting (``satellite_veto``, ``rescue``) checked: True, False or ``"auto"``; True only in
-    ``frame`` mode."""
+    """A stills stage's setting (``satellite_veto``, ``star_veto``, ``rescue``) checked: True, False or ``"auto"``;
+    True only in ``frame`` mode."""
     if isinstance(value, bool | np.bool_):
         value = bool(value)
     elif value != "auto":

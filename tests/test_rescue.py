@@ -172,7 +172,9 @@ def test_the_detector_takes_back_a_turned_down_still_only_where_asked(add_streak
         Detector(rescue="always")  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("flag", "name"), [("--rescue", "rescue"), ("--satellite-veto", "satellite_veto")])
+@pytest.mark.parametrize(
+    ("flag", "name"), [("--rescue", "rescue"), ("--satellite-veto", "satellite_veto"), ("--star-veto", "star_veto")]
+)
 def test_the_cli_refuses_a_stills_stage_in_stack_mode(flag: str, name: str) -> None:
     # in one line on stderr, with exit code 2
     out = subprocess.run([sys.executable, "-m", "meteorfast.cli", "detect", "none.mp4", "--mode", "stack", flag],
