@@ -68,10 +68,10 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stills_stage(flag: bool | None) -> bool | Literal["auto"]:
+def _stills_stage(flag: bool | None, default: bool | Literal["auto"] = "auto") -> bool | Literal["auto"]:
     """A stills stage's ``--X`` / ``--no-X`` flag (``--satellite-veto``, ``--star-veto``, ``--rescue``) as the
-    detector's setting; neither is ``"auto"``."""
-    return "auto" if flag is None else bool(flag)
+    detector's setting; neither is ``default`` (the detector's own)."""
+    return default if flag is None else bool(flag)
 
 
 def _detector(args: argparse.Namespace) -> Any:
@@ -82,7 +82,7 @@ def _detector(args: argparse.Namespace) -> Any:
         window=args.window, tile=args.tile, threshold=args.threshold, localize=args.localize, stride=args.stride,
         flicker=args.flicker, mask=args.mask, tta=args.tta, verifier=args.verifier,
         satellite_veto=_stills_stage(args.satellite_veto), rescue=_stills_stage(args.rescue),
-        star_veto=_stills_stage(args.star_veto),
+        star_veto=_stills_stage(args.star_veto, False),
     )  # fmt: skip
 
 
@@ -502,7 +502,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
                                 tta=args.tta, representation=args.representation, verifier=args.verifier,
                                 satellite_veto=_stills_stage(args.satellite_veto),
                                 rescue=_stills_stage(args.rescue),
-                                star_veto=_stills_stage(args.star_veto))  # fmt: skip
+                                star_veto=_stills_stage(args.star_veto, False))  # fmt: skip
 
     if args.synthetic is not None:
         items = synthetic(args.seed)
@@ -527,7 +527,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     result["verifier"] = None if pred.verifier is None else str(pred.verifier)
     result["satellite_veto"] = _stills_stage(args.satellite_veto)
     result["rescue"] = _stills_stage(args.rescue)
-    result["star_veto"] = _stills_stage(args.star_veto)
+    result["star_veto"] = _stills_stage(args.star_veto, False)
     result["tta"] = bool(args.tta)
     if args.calibrate_seed is not None:
         result["calibration"] = {"seed": args.calibrate_seed, "n": args.synthetic, "target_fpr": args.target_fpr}
@@ -596,8 +596,8 @@ SATELLITE_VETO_HELP = (
 )
 STAR_VETO_HELP = (
     "turn down detections shaped like the frame's stars where those are all smeared alike (a shaken camera, a "
-    "drifting sky; frame mode; about 50 ms per detection). Default: on stills (image files) only; --star-veto: on "
-    "every frame; --no-star-veto: on none"
+    "drifting sky; frame mode; about 50 ms per detection). Default: off (on simulated stills it cost more meteors "
+    "than it saved false positives); --star-veto: on every frame"
 )
 RESCUE_HELP = (
     "take back frames the detector turns down where the shipped proposal net's best cell lies on a streak whose light "

@@ -185,9 +185,10 @@ class Detector:
       whose streak is 100 px or shorter, on one CPU.
     - ``star_veto``: for stills, in ``frame`` mode, after the satellite veto: each detection whose object has the
       shape of the frame's stars, where those are all smeared alike (a shaken camera, a drifting sky), is turned
-      down (see :mod:`meteorfast.cam.stars`; its probability is halved under the threshold). ``"auto"``, ``True``
-      and ``False`` choose the frames as for ``satellite_veto``. It costs about 50 ms per judged detection of a
-      1280x720 still on one CPU.
+      down (see :mod:`meteorfast.cam.stars`; its probability is halved under the threshold). Off by default: on
+      simulated stills it turned down too many meteors whose point had landed on a trailed star for the shaken
+      frames it caught (``benchmarks/RESULTS.md``). ``"auto"`` judges stills, ``True`` every frame (``frame`` mode
+      only), ``False`` (default) none. It costs about 50 ms per judged detection of a 1280x720 still on one CPU.
     - ``rescue``: for stills, in ``frame`` mode: each still the detector turns down (after the vetoes) is scanned at
       native resolution by the shipped proposal net, and taken back where one of its best cells lies on a streak
       whose light a meteor's light curve explains at least as well as a satellite's dash (see
@@ -223,7 +224,7 @@ class Detector:
         verifier: str | Path | None = "auto",
         satellite_veto: bool | Literal["auto"] = "auto",
         rescue: bool | Literal["auto"] = "auto",
-        star_veto: bool | Literal["auto"] = "auto",
+        star_veto: bool | Literal["auto"] = False,
     ) -> None:
         if batch_size < 1:
             raise InputError(f"Detector: expected batch_size >= 1, got {batch_size}")

@@ -107,7 +107,7 @@ def predict(
     model: str | Path, items: Sequence[EvalItem], *, tile: tuple[int, int] | None = None, batch: int = 32,
     mode: LocalizeMode = "fused", refine: bool = True, tta: bool = False, representation: str = "frame",
     verifier: str | Path | None = "auto", satellite_veto: bool | Literal["auto"] = "auto",
-    rescue: bool | Literal["auto"] = "auto", star_veto: bool | Literal["auto"] = "auto",
+    rescue: bool | Literal["auto"] = "auto", star_veto: bool | Literal["auto"] = False,
 ) -> Predictions:  # fmt: skip
     """Run ``model`` over ``items`` with :class:`~meteorfast.detector.Detector`: the meteor probability and the
     located point of each.
@@ -121,8 +121,8 @@ def predict(
     detector's (see :mod:`meteorfast.verify`): in ``representation`` mode, the automatic one looks again at the
     frames the shipped default model is unsure of. ``satellite_veto`` turns down the detections a satellite's dash
     explains better than a meteor (see :mod:`meteorfast.cam.dash`): ``"auto"`` on the items that are stills
-    (``EvalItem.still``), ``True`` on every frame, ``False`` on none. ``star_veto`` turns down, on the same items,
-    the detections shaped like the frame's stars where those are all smeared alike (see
+    (``EvalItem.still``), ``True`` on every frame, ``False`` on none. ``star_veto`` (off by default) turns down, on the
+    same items, the detections shaped like the frame's stars where those are all smeared alike (see
     :mod:`meteorfast.cam.stars`). ``rescue`` takes back the stills the
     detector turns down where the proposal net and the light along a streak agree (see :mod:`meteorfast.rescue`),
     on the same items.

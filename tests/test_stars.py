@@ -121,7 +121,8 @@ def test_the_detectors_stage_turns_down_a_smeared_star() -> None:
 
 def test_the_star_veto_is_for_stills() -> None:
     still = _item(np.zeros((8, 8), np.uint8))
-    for det, judged in ((Detector(), True), (Detector(mode="stack"), False), (Detector(star_veto=False), False)):
+    cases = ((Detector(star_veto="auto"), True), (Detector(mode="stack", star_veto="auto"), False), (Detector(), False))
+    for det, judged in cases:
         assert det._judged([still], det.star_veto).tolist() == [judged]
     with pytest.raises(InputError, match="star_veto"):
         Detector(star_veto="yes")  # type: ignore[arg-type]

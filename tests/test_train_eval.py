@@ -243,17 +243,17 @@ def test_cli_eval_json(trained: Path) -> None:
     assert result["model"].endswith("model.onnx")
     assert result["satellite_veto"] == "auto"  # judges the stills, which all 8 are
     assert result["rescue"] == "auto"
-    assert result["star_veto"] == "auto"
+    assert result["star_veto"] is False  # off unless asked for
     off = subprocess.run(
         [sys.executable, "-m", "meteorfast.cli", "eval", "--model", str(trained / "model.onnx"), "--synthetic", "8",
          "--seed", "4", "--json", "--target-fpr", "0.25", "--no-satellite-veto", "--no-rescue",
-         "--no-star-veto"],
+         "--star-veto"],
         capture_output=True, text=True, timeout=300, cwd=tempfile.gettempdir(),
     )  # fmt: skip
     assert off.returncode == 0, off.stderr
     assert json.loads(off.stdout)["satellite_veto"] is False
     assert json.loads(off.stdout)["rescue"] is False
-    assert json.loads(off.stdout)["star_veto"] is False
+    assert json.loads(off.stdout)["star_veto"] is True
     # Without --json the same report comes as text, one line per breakdown, at the same threshold.
     text = subprocess.run(
         [sys.executable, "-m", "meteorfast.cli", "eval", "--model", str(trained / "model.onnx"), "--synthetic", "8",
