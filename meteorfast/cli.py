@@ -784,7 +784,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="--verifier-for: the MODEL probabilities the verifier decides (default 0.05,0.95)")  # fmt: skip
     p.add_argument("--init", default=None, help="a checkpoint to fine-tune (e.g. for one station)")
     p.add_argument("--data", default=None, help="a folder with meteor/ and non_meteor/ images to train on as well")
-    p.add_argument("--out", required=True, help="directory for model.pt, model.onnx and MODEL_CARD.md")
+    p.add_argument("--out", required=True,
+                   help="directory for model.pt, model.onnx and MODEL_CARD.md; an interrupted run left state.pt "
+                        "there, and the same command continues from its last finished epoch")  # fmt: skip
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("eval", help="precision, recall, ROC AUC and localisation error on labelled frames")

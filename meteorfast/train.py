@@ -21,6 +21,7 @@ so the training data looks like what the verifier decides. ``stack_fraction``, `
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from collections.abc import Iterator
@@ -48,6 +49,8 @@ VERIFY_ON_STREAK_PX = 56.0
 VERIFY_BORDER_PX = 24.0
 # Share of the crops of stills the first look is sure of (outside the band) that are kept.
 VERIFY_EASY_SHARE = 0.25
+# An unfinished run's state in its output directory (see train()).
+STATE_FILE = "state.pt"
 
 
 @dataclass(frozen=True)
@@ -338,7 +341,12 @@ def evaluate_torch(model: Any, x: npt.NDArray[np.uint8], y: npt.NDArray[np.int64
 
 
 def train(cfg: TrainConfig, out_dir: str | Path, *, log: Any = print) -> TrainReport:
-    """Train, export and document a model into ``out_dir`` (``model.pt``, ``model.onnx``, ``MODEL_CARD.md``)."""
+    """Train, export and document a model into ``out_dir`` (``model.pt``, ``model.onnx``, ``MODEL_CARD.md``).
+
+    After each epoch but the last, ``out_dir/state.pt`` holds the run so far (weights, optimiser, schedule, random
+    state, history, CPU time), written atomically. Run again with the same configuration and ``out_dir`` after an
+    interruption, training continues from the last finished epoch, with the same batches as an uninterrupted run
+    (they are drawn by step); a different configuration is refused. The state is removed once the run is done."""
     import torch
 
     from meteorfast.export import export_onnx
@@ -361,10 +369,26 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, log: Any = print) -> TrainRe
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total, pct_start=0.25)
     loss_fn = torch.nn.CrossEntropyLoss()
     history: list[dict[str, float]] = []
+    state_path = out / STATE_FILE
+    first_epoch, cpu_before, wall_before = 0, 0.0, 0.0
+    if state_path.exists():
+        state = torch.load(state_path, map_location="cpu", weights_only=True)
+        if state.get("config") != _config_key(cfg):
+            raise InputError(
+                f"train: {out} holds an unfinished run ({STATE_FILE}) with another configuration; expected the same "
+                f"options to resume it, got different ones; use another --out, or delete {state_path} to start over"
+            )
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        torch.set_rng_state(state["torch_rng"])
+        first_epoch, history = int(state["epoch"]), list(state["history"])
+        cpu_before, wall_before = float(state["cpu_s"]), float(state["wall_s"])
+        log(json.dumps({"resumed": str(state_path), "epoch": first_epoch}))
     start_cpu = time.process_time()
     start_wall = time.perf_counter()
-    step = 0
-    for epoch in range(cfg.epochs):
+    step = first_epoch * cfg.steps_per_epoch
+    for epoch in range(first_epoch, cfg.epochs):
         frozen = epoch < cfg.freeze_epochs and cfg.init is None and cfg.pretrained
         _set_body_trainable(model, not frozen)
         model.train()
@@ -382,10 +406,19 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, log: Any = print) -> TrainRe
             losses.append(loss.item())
             step += 1
         metrics = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "frozen_body": float(frozen),
-                   **evaluate_torch(model, *val), "wall_s": time.perf_counter() - start_wall}  # fmt: skip
+                   **evaluate_torch(model, *val), "wall_s": wall_before + time.perf_counter() - start_wall}  # fmt: skip
         history.append(metrics)
+        if epoch + 1 < cfg.epochs:
+            state = {
+                "config": _config_key(cfg), "epoch": epoch + 1, "model": model.state_dict(), "opt": opt.state_dict(),
+                "sched": sched.state_dict(), "torch_rng": torch.get_rng_state(), "history": history,
+                "cpu_s": cpu_before + time.process_time() - start_cpu, "wall_s": metrics["wall_s"],
+            }  # fmt: skip
+            buf = io.BytesIO()
+            torch.save(state, buf)
+            atomic_write_bytes(state_path, buf.getvalue())
         log(json.dumps(metrics))
-    cpu = time.process_time() - start_cpu
+    cpu = cpu_before + time.process_time() - start_cpu
     model = model.to(memory_format=torch.contiguous_format).eval()
     ckpt = out / "model.pt"
     atomic_write_bytes(ckpt, checkpoint_bytes(model, cfg.input_size))
@@ -396,7 +429,13 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, log: Any = print) -> TrainRe
         spec = VerifySpec(cfg.verify_band[0], cfg.verify_band[1], ("frame",), _weights_sha256(cfg.verifier_for))
         write_spec(onnx_path, onnx_path, spec)
     card = write_card(out / "MODEL_CARD.md", cfg, history, cpu)
+    state_path.unlink(missing_ok=True)
     return TrainReport(ckpt, onnx_path, card, cpu, history)
+
+
+def _config_key(cfg: TrainConfig) -> str:
+    """The configuration a resumed run must match, as a string (a state file stores plain data only)."""
+    return json.dumps(asdict(cfg), sort_keys=True)
 
 
 def _weights_sha256(model: str) -> str:

@@ -76,6 +76,47 @@ def test_fine_tuning_continues_at_the_checkpoints_input_size(trained: Path, tmp_
         torch.testing.assert_close(again.state_dict()[key], value, rtol=0, atol=0)
 
 
+class _Stop(Exception):
+    pass
+
+
+def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path: Path) -> None:
+    import torch
+
+    from meteorfast.train import STATE_FILE, TrainConfig, train
+
+    cfg = TrainConfig(arch="tiny", pretrained=False, epochs=3, steps_per_epoch=2, batch_size=8, input_size=(64, 64),
+                      synth_size=(90, 160), val_size=16, seed=5)  # fmt: skip
+    whole = train(cfg, tmp_path / "whole", log=lambda _msg: None)
+    assert not (tmp_path / "whole" / STATE_FILE).exists()  # removed once the run is done
+
+    def stop_after_epoch_2(msg: str) -> None:
+        if json.loads(msg).get("epoch") == 2:
+            raise _Stop  # as a kill right after the epoch's state was written
+
+    with pytest.raises(_Stop):
+        train(cfg, tmp_path / "cut", log=stop_after_epoch_2)
+    assert (tmp_path / "cut" / STATE_FILE).exists()
+    assert not (tmp_path / "cut" / "model.pt").exists()
+    with pytest.raises(InputError, match="another configuration"):
+        train(TrainConfig(**{**cfg.__dict__, "lr": 5e-4}), tmp_path / "cut", log=lambda _msg: None)
+    logged: list[str] = []
+    resumed = train(cfg, tmp_path / "cut", log=logged.append)
+    assert json.loads(logged[0]) == {"resumed": str(tmp_path / "cut" / STATE_FILE), "epoch": 2}
+    assert [h["epoch"] for h in resumed.history] == [1, 2, 3]
+    # The first two epochs are the cut run's, kept in its state; the third is trained after the resume.
+    for mine, theirs in zip(resumed.history, whole.history, strict=True):
+        assert mine["loss"] == pytest.approx(theirs["loss"], abs=1e-6)
+        assert mine["val_accuracy"] == theirs["val_accuracy"]
+    a = torch.load(whole.checkpoint, map_location="cpu", weights_only=True)["model"]
+    b = torch.load(resumed.checkpoint, map_location="cpu", weights_only=True)["model"]
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6, msg=k)
+    assert resumed.cpu_seconds > 0
+    assert not (tmp_path / "cut" / STATE_FILE).exists()
+
+
 def test_training_batches_are_deterministic_and_balanced() -> None:
     from meteorfast.train import TrainConfig, batches
 
