@@ -70,7 +70,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 def _stills_stage(flag: bool | None, default: bool | Literal["auto"] = "auto") -> bool | Literal["auto"]:
     """A stills stage's ``--X`` / ``--no-X`` flag (``--satellite-veto``, ``--star-veto``, ``--rescue``) as the
-    detector's setting; neither is ``default`` (the detector's own)."""
+    detector's setting; without either flag, ``default`` (the detector's own default)."""
     return default if flag is None else bool(flag)
 
 
