@@ -596,7 +596,7 @@ SATELLITE_VETO_HELP = (
 )
 STAR_VETO_HELP = (
     "turn down detections shaped like the frame's stars where those are all smeared alike (a shaken camera, a "
-    "drifting sky; frame mode; about 50 ms per detection). Default: off (on simulated stills it cost more meteors "
+    "drifting sky; frame mode; about 0.1 s per detection). Default: off (on simulated stills it cost more meteors "
     "than it saved false positives); --star-veto: on every frame"
 )
 RESCUE_HELP = (

@@ -188,7 +188,8 @@ class Detector:
       down (see :mod:`meteorfast.cam.stars`; its probability is halved under the threshold). Off by default: on
       simulated stills it turned down too many meteors whose point had landed on a trailed star for the shaken
       frames it caught (``benchmarks/RESULTS.md``). ``"auto"`` judges stills, ``True`` every frame (``frame`` mode
-      only), ``False`` (default) none. It costs about 50 ms per judged detection of a 1280x720 still on one CPU.
+      only), ``False`` (default) none. It costs about 0.1 s per judged detection of a 1280x720 still on one CPU
+      (66-101 ms measured, most of it the sky's 15 px median filter).
     - ``rescue``: for stills, in ``frame`` mode: each still the detector turns down (after the vetoes) is scanned at
       native resolution by the shipped proposal net, and taken back where one of its best cells lies on a streak
       whose light a meteor's light curve explains at least as well as a satellite's dash (see
