@@ -66,6 +66,8 @@ def main() -> int:
     parser.add_argument("--json", default=None)
     parser.add_argument("--tta", action="store_true", help="mirror images at test time (stills and single frames)")
     parser.add_argument("--verifier", default="auto", help="auto, none or a verifier .onnx (stills and single frames)")
+    parser.add_argument("--star-veto", action="store_true", help="the star veto on the MeteorFinder stills (off by "
+                        "default, as in Detector())")  # fmt: skip
     args = parser.parse_args()
 
     from meteorfast.data import SAMPLE_VIDEO
@@ -81,12 +83,12 @@ def main() -> int:
     from meteorfast.io import emit_json
 
     result: dict[str, object] = {"model": args.model, "command": "python " + " ".join(sys.argv), "tta": args.tta,
-                                 "verifier": args.verifier}  # fmt: skip
+                                 "verifier": args.verifier, "star_veto": args.star_veto}  # fmt: skip
     root = shared_realdata()
     if root is not None:
         mf = meteorfinder_frames(root / "meteorfinder" / "MeterosOutput")
         tiled = Detector(args.model, batch_size=32, tile=(224, 32), threshold=args.threshold, tta=args.tta,
-                         verifier=args.verifier)  # fmt: skip
+                         verifier=args.verifier, star_veto="auto" if args.star_veto else False)  # fmt: skip
         res = tiled.classify([f.image for f in mf], stills=True)  # DSLR exposures, judged by the satellite veto
         inside = [bool(res.is_meteor[i]) and f.holds(float(res.x[i]), float(res.y[i])) for i, f in enumerate(mf)]
         outside = []

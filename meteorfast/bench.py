@@ -292,8 +292,9 @@ class PacedVideo(Source):
 def stage_ms_per_frame(det: Any) -> dict[str, float]:
     """The detector's stage times in ms per item (frame or window), without ``tta``, which bench never runs; the
     second look's ``verify`` is spread over every item (its own count is of crops, only the unsure items') and
-    left out when the detector has no verifier; so is the stills' ``veto``, which bench's video frames never run."""
-    stage = {k: v for k, v in det.times.ms_per_item().items() if k not in ("tta", "veto", "rescue")}
+    left out when the detector has no verifier; so are the stills' stages (``veto``, ``stars``, ``rescue``), which
+    bench's video frames never run."""
+    stage = {k: v for k, v in det.times.ms_per_item().items() if k not in ("tta", "veto", "stars", "rescue")}
     if det.verifying:
         stage["verify"] = 1e3 * det.times.seconds["verify"] / max(det.times.items["infer"], 1)
     else:
