@@ -434,8 +434,9 @@ def train(cfg: TrainConfig, out_dir: str | Path, *, log: Any = print) -> TrainRe
 
 
 def _config_key(cfg: TrainConfig) -> str:
-    """The configuration a resumed run must match, as a string (a state file stores plain data only)."""
-    return json.dumps(asdict(cfg), sort_keys=True)
+    """The configuration a resumed run must match, as a string (a state file stores plain data only). The thread
+    count is left out: a run may go on with more or fewer CPUs."""
+    return json.dumps({k: v for k, v in asdict(cfg).items() if k != "threads"}, sort_keys=True)
 
 
 def _weights_sha256(model: str) -> str:

@@ -67,7 +67,7 @@ def _prepared(image: npt.NDArray[Any]) -> tuple[F32, F32, float]:
     g = np.asarray(image, np.float32)
     if g.ndim == 3:
         g = g.mean(axis=2)
-    if np.asarray(image).dtype.itemsize > 1:  # 16-bit frames: their top byte
+    if np.asarray(image).dtype == np.uint16:  # 16-bit frames: their top byte
         g = g / 256.0
     u8 = np.clip(g, 0, 255).astype(np.uint8)
     sky = cv2.blur(cv2.medianBlur(u8, 15), (15, 15)).astype(np.float32)
