@@ -91,6 +91,9 @@ def test_rule_bounds_and_probability() -> None:
     assert not StarRule(min_elongation=50.0).matches(stars, obj)
     assert not StarRule(min_stars=10_000).matches(stars, obj)
     assert not StarRule(length_ratio=(3.0, 4.0)).matches(stars, obj)
+    dark = np.full((200, 200), 30, np.uint8)
+    dark[80:120, 80:120] = 10  # a patch under the sky (a roof): a point there has no object, not the whole box
+    assert object_at(dark, 100.0, 100.0) is None
     assert not rule.matches(None, obj)
     assert not rule.matches(stars, None)
     assert vetoed_probability(0.9, 0.6) == pytest.approx(0.3)

@@ -9,7 +9,8 @@ round; then a Gaussian of 1 px, less the sky's 15 px median):
 - :func:`frame_stars`: the 60 brightest unsaturated peaks at least 6 sigma above the sky, away from the border and
   from the detection, each as an object that stays inside a 61 px box. Their median length along the major axis,
   median elongation (length over width), and how coherently their major axes point one way;
-- :func:`object_at`: the object at a detection's point (its brightest pixel within 3 px), in a 121 px box.
+- :func:`object_at`: the object at a detection's point (its brightest pixel within 3 px, at least 3 sigma above the
+  sky), in a 121 px box.
 
 :class:`StarRule` turns the two into a veto. Its defaults were chosen on simulated stills and read on other seeds
 (``benchmarks/RESULTS.md``, "A detection shaped like the frame's stars"): it let a fifth fewer shaken frames through
@@ -34,6 +35,7 @@ STAR_BOX = 30  # px: half a star's box; one touching its box is not a star's sha
 OBJECT_BOX = 60  # px: half the detection's box
 AWAY_PX = 60  # px: stars this close to the detection are left out (they may be the detection)
 SATURATED = 240  # DN of the 8-bit frame: flat-topped peaks have no shape to measure
+OBJECT_SIGMA = 3.0  # the detection's object must stand this many noise sigmas above the sky (the dash fit's LIT)
 
 
 @dataclass(frozen=True)
@@ -78,11 +80,13 @@ def _prepared(image: npt.NDArray[Any]) -> tuple[F32, F32, float]:
 
 def _shape(light: F32, y: int, x: int, half: int) -> Shape | None:
     """The shape of the object holding pixel ``(y, x)`` of ``light`` (float32 [H, W]) above ``LEVEL`` of that pixel's
-    value, within ``half`` px of it; None where it is under 3 px."""
+    value, within ``half`` px of it; None where that pixel is not above the sky or the object is under 3 px."""
     import cv2
 
     h, w = light.shape
     y0, y1, x0, x1 = max(y - half, 0), min(y + half + 1, h), max(x - half, 0), min(x + half + 1, w)
+    if light[y, x] <= 0:  # a level at or under the sky would take the whole box for the object
+        return None
     level = LEVEL * float(light[y, x])
     box = light[y0:y1, x0:x1]
     _, labels = cv2.connectedComponents((box > level).astype(np.uint8), connectivity=8)
@@ -138,16 +142,18 @@ def _stars(g: F32, light: F32, noise: float, x: float, y: float) -> StarField | 
 def object_at(image: npt.NDArray[Any], x: float, y: float) -> Shape | None:
     """The shape of the object at ``(x, y)`` (frame pixels) of ``image`` (as :func:`frame_stars`): the one holding
     the brightest pixel of ``light`` within 3 px of the point."""
-    _, light, _ = _prepared(image)
-    return _object(light, x, y)
+    _, light, noise = _prepared(image)
+    return _object(light, noise, x, y)
 
 
-def _object(light: F32, x: float, y: float) -> Shape | None:
+def _object(light: F32, noise: float, x: float, y: float) -> Shape | None:
     h, w = light.shape
     xi, yi = min(max(round(x), 0), w - 1), min(max(round(y), 0), h - 1)
     y0, x0 = max(yi - 3, 0), max(xi - 3, 0)
     near = light[y0 : yi + 4, x0 : xi + 4]
     dy, dx = np.unravel_index(int(np.argmax(near)), near.shape)
+    if near[dy, dx] < OBJECT_SIGMA * noise:  # nothing there to have a shape
+        return None
     return _shape(light, int(y0 + dy), int(x0 + dx), OBJECT_BOX)
 
 
@@ -182,4 +188,4 @@ class StarRule:
     def vetoes(self, image: npt.NDArray[Any], x: float, y: float) -> bool:
         """Whether this rule turns down the detection at ``(x, y)`` (frame pixels) of the still ``image``."""
         g, light, noise = _prepared(image)
-        return self.matches(_stars(g, light, noise, x, y), _object(light, x, y))
+        return self.matches(_stars(g, light, noise, x, y), _object(light, noise, x, y))
