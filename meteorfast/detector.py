@@ -750,6 +750,22 @@ class Detector:
         self.times.add("rescue", time.perf_counter() - began, len(sel))
         return out
 
+    def _veto(
+        self, stage: str, final: npt.NDArray[np.float32], judged: npt.NDArray[np.bool_],
+        turned_down: Callable[[int], float | None],
+    ) -> npt.NDArray[np.float32]:  # fmt: skip
+        """``final`` (float32 [M]) with each ``judged`` (bool [M]) detection set to ``turned_down(i)`` where that is
+        not None (a stills veto's probability under the threshold), timed as ``stage``."""
+        began = time.perf_counter()
+        out = final.copy()
+        sel = np.flatnonzero(judged & (final >= self.threshold))
+        for i in sel:
+            p = turned_down(int(i))
+            if p is not None:
+                out[i] = p
+        self.times.add(stage, time.perf_counter() - began, len(sel))
+        return out
+
     def _veto_dashes(
         self, items: Sequence[Item], final: npt.NDArray[np.float32], px: npt.NDArray[np.float32],
         py: npt.NDArray[np.float32], judged: npt.NDArray[np.bool_],
@@ -759,17 +775,16 @@ class Detector:
         [M]) scaled under the threshold."""
         from meteorfast.cam.dash import DashRule, fit_at, vetoed_probability
 
-        began = time.perf_counter()
         rule = DashRule()
-        out = final.copy()
-        sel = np.flatnonzero(judged & (final >= self.threshold))
-        for i in sel:
+
+        def turned_down(i: int) -> float | None:
             # no fit beyond the rule's length: a longer streak is never vetoed
-            fit = fit_at(items[int(i)].image, float(px[i]), float(py[i]), rule.max_len_px)
+            fit = fit_at(items[i].image, float(px[i]), float(py[i]), rule.max_len_px)
             if fit is not None and fit.delta is not None and rule.vetoes(fit):
-                out[i] = vetoed_probability(float(final[i]), self.threshold, fit.delta)
-        self.times.add("veto", time.perf_counter() - began, len(sel))
-        return out
+                return vetoed_probability(float(final[i]), self.threshold, fit.delta)
+            return None
+
+        return self._veto("veto", final, judged, turned_down)
 
     def _veto_stars(
         self, items: Sequence[Item], final: npt.NDArray[np.float32], px: npt.NDArray[np.float32],
@@ -780,15 +795,14 @@ class Detector:
         to :func:`~meteorfast.cam.stars.vetoed_probability`."""
         from meteorfast.cam.stars import StarRule, vetoed_probability
 
-        began = time.perf_counter()
         rule = StarRule()
-        out = final.copy()
-        sel = np.flatnonzero(judged & (final >= self.threshold))
-        for i in sel:
-            if rule.vetoes(items[int(i)].image, float(px[i]), float(py[i])):
-                out[i] = vetoed_probability(float(final[i]), self.threshold)
-        self.times.add("stars", time.perf_counter() - began, len(sel))
-        return out
+
+        def turned_down(i: int) -> float | None:
+            if rule.vetoes(items[i].image, float(px[i]), float(py[i])):
+                return vetoed_probability(float(final[i]), self.threshold)
+            return None
+
+        return self._veto("stars", final, judged, turned_down)
 
     def _candidates(
         self, prob: npt.NDArray[np.float32], px: npt.NDArray[np.float32], py: npt.NDArray[np.float32],
