@@ -66,10 +66,11 @@ def _prepared(image: npt.NDArray[Any]) -> tuple[F32, F32, float]:
     median and a 1 px Gaussian (float32 [H, W]), and that light's noise sigma (robust)."""
     import cv2
 
-    g = np.asarray(image, np.float32)
-    if g.ndim == 3:
-        g = g.mean(axis=2)
-    if np.asarray(image).dtype == np.uint16:  # 16-bit frames: their top byte
+    from meteorfast.cam.refine import _grey
+
+    image = np.asarray(image)
+    g = np.asarray(_grey(image), np.float32)  # as the dash fit reads a frame: BGR(A)'s three colours averaged
+    if image.dtype == np.uint16:  # 16-bit frames: their top byte
         g = g / 256.0
     u8 = np.clip(g, 0, 255).astype(np.uint8)
     sky = cv2.blur(cv2.medianBlur(u8, 15), (15, 15)).astype(np.float32)
