@@ -778,11 +778,9 @@ class Detector:
         rule = DashRule()
 
         def turned_down(i: int) -> float | None:
-            if not rule.judges(float(final[i])):
-                return None  # no fit owed
             # no fit beyond the rule's length: a longer streak is never vetoed
             fit = fit_at(items[i].image, float(px[i]), float(py[i]), rule.max_len_px)
-            if fit is not None and fit.delta is not None and rule.vetoes(fit, float(final[i])):
+            if fit is not None and fit.delta is not None and rule.vetoes(fit):
                 return vetoed_probability(float(final[i]), self.threshold, fit.delta)
             return None
 

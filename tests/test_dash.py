@@ -84,18 +84,6 @@ def test_the_rule_leaves_alone_what_neither_model_explains() -> None:
     assert not DashRule(49, 25, 3.0).vetoes(fit)
 
 
-def test_the_rule_spares_a_detection_it_is_sure_of() -> None:
-    fit = Fit(length=30, n=60, chi2_satellite=60.0, chi2_meteor=100.0)  # a plain dash: delta 40
-    rule = DashRule(max_prob=0.98)
-    assert [rule.vetoes(fit, p) for p in (0.5, 0.9799, 0.98, 1.0)] == [True, True, False, False]
-    assert rule.vetoes(fit)  # no probability given: judged
-    assert [rule.judges(p) for p in (0.5, 0.995)] == [True, False]
-    assert DashRule().vetoes(fit, 1.0) == (DashRule().max_prob is None)
-    for bad in (0.0, -0.1, 1.5):
-        with pytest.raises(InputError, match="max_prob"):
-            DashRule(max_prob=bad)
-
-
 def test_the_default_rule_and_the_vetoed_probability() -> None:
     assert DashRule() == DashRule(100, 10.0, 2.0)  # as chosen on seeds 2026 and 4242 (benchmarks/RESULTS.md)
     assert vetoed_probability(0.99, 0.78, 10.0) == pytest.approx(0.78 * np.exp(-5))

@@ -33,8 +33,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from meteorfast.errors import InputError
-
 F64 = npt.NDArray[np.float64]
 CORE = (-2.0, -1.0, 0.0, 1.0, 2.0)
 SIDES = (-8.0, -7.0, -6.0, -5.0, 5.0, 6.0, 7.0, 8.0)
@@ -229,28 +227,14 @@ def fit_at(img: npt.NDArray[Any], x: float, y: float, max_fit_px: int = MAX_FIT_
 class DashRule:
     """A veto on a detection whose walked streak is at most ``max_len_px`` px, whose ``delta`` is ``tau`` or more,
     and whose satellite fit has at most ``max_chi2`` chi-squared a sample (where neither model explains the light,
-    say a star the line crosses, their difference means little). A detection whose probability is ``max_prob`` or
-    more (None: no such bound) is not judged: there the detector saw more than a dash, and the walk has found a
-    short stretch of a longer, fainter streak."""
+    say a star the line crosses, their difference means little)."""
 
     max_len_px: int = 100
     tau: float = 10.0
     max_chi2: float = 2.0
-    max_prob: float | None = None
 
-    def __post_init__(self) -> None:
-        if self.max_prob is not None and not 0.0 < self.max_prob <= 1.0:
-            raise InputError(f"dash rule: expected max_prob in (0, 1] or None, got {self.max_prob}")
-
-    def judges(self, prob: float) -> bool:
-        """Whether a detection of probability ``prob`` is judged at all (so whether a fit is owed)."""
-        return self.max_prob is None or prob < self.max_prob
-
-    def vetoes(self, f: Fit | None, prob: float | None = None) -> bool:
-        """Whether this rule turns down the detection whose fit is ``f`` (None: nothing to fit there) and whose
-        probability is ``prob`` (None: not known, so not a reason to spare it)."""
-        if prob is not None and not self.judges(prob):
-            return False
+    def vetoes(self, f: Fit | None) -> bool:
+        """Whether this rule turns down the detection whose fit is ``f`` (None: nothing to fit there)."""
         if f is None or f.delta is None or f.chi2_satellite is None:
             return False
         return f.length <= self.max_len_px and f.delta >= self.tau and f.chi2_satellite <= self.max_chi2 * f.n
