@@ -124,6 +124,19 @@ def build(init: str | Path | None = None, tiny: bool = False) -> Any:
     return net
 
 
+def set_bar(net: Any, bar: float) -> Any:
+    """Shift ``net``'s logit bias by ``RescueRule().min_logit - bar`` (in place; returned), so that a cell the net
+    scored ``bar`` reads as the rescue's bar: a net calibrated to its own bar ships behind the rescue's rule unchanged.
+    The ranking of cells is untouched."""
+    import torch
+
+    from meteorfast.rescue import RescueRule
+
+    with torch.no_grad():
+        net.head[-1].bias += RescueRule().min_logit - bar
+    return net
+
+
 def export(net: Any, path: str | Path, size: tuple[int, int] = STILL) -> Path:
     """Write ``net`` (eval mode) as ONNX: input ``frames`` ``uint8 [1, 1, *size]``, output ``logits`` ``float32
     [1, 1, size/16]``. The size is fixed, as the SAME padding's pads depend on it."""
@@ -407,6 +420,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     e = sub.add_parser("export", help="export a checkpoint's weights to ONNX")
     e.add_argument("checkpoint")
     e.add_argument("out")
+    e.add_argument("--bar", type=float, help="the logit the net's own calibration puts the rescue's bar at; the "
+                   "bias is shifted so that it reads as the rescue's min_logit (2)")  # fmt: skip
     args = parser.parse_args(argv)
     try:
         return _run(args)
@@ -437,7 +452,11 @@ def _run(args: argparse.Namespace) -> int:
         print(json.dumps({"crops": len(bank.scores), "q99": float(np.quantile(bank.scores, 0.99)),
                           "top200": dict(zip(kinds.tolist(), counts.tolist(), strict=True))}))  # fmt: skip
     else:
-        print(export(build(args.checkpoint), args.out))
+        if args.bar is not None and not math.isfinite(args.bar):
+            raise InputError(f"train_propose export: expected a finite --bar, got {args.bar}; give the logit the "
+                             "net's own calibration puts the rescue's bar at")  # fmt: skip
+        net = build(args.checkpoint)
+        print(export(net if args.bar is None else set_bar(net, args.bar), args.out))
     return 0
 
 
