@@ -37,6 +37,7 @@ import numpy.typing as npt
 from meteorfast.errors import InputError, MeteorfastError
 from meteorfast.io import atomic_write_bytes
 from meteorfast.propose import CELL, CROP, ProposalScanner, best_cells, cell_labels
+from meteorfast.rescue import RescueRule
 
 METEOR_OFFSET_PX = 120
 # Meteors of 25-200 px (on a 720 px high still) in a share of the draws: the short ones the first look misses.
@@ -129,8 +130,6 @@ def set_bar(net: Any, bar: float) -> Any:
     scored ``bar`` reads as the rescue's bar: a net calibrated to its own bar ships behind the rescue's rule unchanged.
     The ranking of cells is untouched."""
     import torch
-
-    from meteorfast.rescue import RescueRule
 
     with torch.no_grad():
         net.head[-1].bias += RescueRule().min_logit - bar
@@ -421,7 +420,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     e.add_argument("checkpoint")
     e.add_argument("out")
     e.add_argument("--bar", type=float, help="the logit the net's own calibration puts the rescue's bar at; the "
-                   "bias is shifted so that it reads as the rescue's min_logit (2)")  # fmt: skip
+                   f"bias is shifted so that it reads as the rescue's {RescueRule().min_logit:g}")  # fmt: skip
     args = parser.parse_args(argv)
     try:
         return _run(args)
