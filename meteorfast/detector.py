@@ -194,10 +194,12 @@ class Detector:
       native resolution by the shipped proposal nets, and taken back where one of a net's best cells lies on a
       streak whose light a meteor's light curve explains at least as well as a satellite's dash, or where the
       second net is sure of a streak at the detector's own point (see :mod:`meteorfast.rescue`; the point moves to
-      that streak). On simulated stills it found about 1.7 more meteors in a hundred for one more false positive in
-      about 2,400 stills (``benchmarks/RESULTS.md``). ``"auto"``, ``True`` and ``False`` choose the frames as for
-      ``satellite_veto``; a judged still's point is searched and walked as a detection's is. It costs one or two
-      scans of the still (about 0.25 s each on one CPU for 1280x720, in windows of that size for other sizes) and
+      that streak). On simulated stills the first net's cells found about one more meteor in a hundred for one more
+      false positive in about 2,400 stills; the second net's stages, at the bars of ``benchmarks/RESULTS.md``'s stop
+      49 third rule, 7 more meteors for one more false positive on two fresh seeds of 3,000 (and 40 for none on the
+      six that chose the bars). ``"auto"``, ``True`` and ``False`` choose the frames as for ``satellite_veto``; a
+      judged still's point is searched and walked as a detection's is. It costs one or two scans of the still (about
+      0.25 s each on one CPU for 1280x720, in windows of that size for other sizes) and
       a fit at each cell a net is sure of.
     """
 
