@@ -199,8 +199,8 @@ class Detector:
       49 third rule, 7 more meteors for one more false positive on two fresh seeds of 3,000 (and 40 for none on the
       six that chose the bars). ``"auto"``, ``True`` and ``False`` choose the frames as for ``satellite_veto``; a
       judged still's point is searched and walked as a detection's is. It costs one or two scans of the still (about
-      0.25 s each on one CPU for 1280x720, in windows of that size for other sizes) and
-      a fit at each cell a net is sure of.
+      0.25 s each on one CPU for 1280x720, in windows of that size for other sizes) and a fit at each cell a net is
+      sure of.
     """
 
     def __init__(

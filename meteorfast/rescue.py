@@ -112,8 +112,8 @@ class Rescue:
     y: float
     logit: float
     delta: float | None
-    bar: float = 2.0
-    stage: str = "first"
+    bar: float
+    stage: str
 
 
 def rescued_probability(threshold: float, logit: float, min_logit: float) -> float:
