@@ -27,10 +27,9 @@ BATCH = 32
 def one_kind(kind: str, seed: int, n: int, model: str, star_veto: bool = False) -> dict[str, Any]:
     """The false positives of ``n`` stills of ``kind`` drawn on ``seed``, without and with the rescue (and the star
     veto on the stills, which ``Detector()`` leaves off, where ``star_veto``)."""
-    from meteorfast.data import proposal_net
     from meteorfast.detector import Detector
     from meteorfast.evaluate import wilson_interval
-    from meteorfast.rescue import Rescuer
+    from meteorfast.rescue import shipped_rescuer
     from meteorfast.synth import sample
 
     began = time.perf_counter()
@@ -39,7 +38,7 @@ def one_kind(kind: str, seed: int, n: int, model: str, star_veto: bool = False) 
     # One thread each: the kinds run side by side, a process per CPU.
     with (
         Detector(model, search="all", rescue=False, star_veto="auto" if star_veto else False, threads=1) as det,
-        closing(Rescuer(proposal_net(), threads=1)) as rescuer,
+        closing(shipped_rescuer(threads=1)) as rescuer,
     ):
         frames = sample(n, seed, kinds=(kind,))
         for start in range(0, n, BATCH):
@@ -48,7 +47,8 @@ def one_kind(kind: str, seed: int, n: int, model: str, star_veto: bool = False) 
             for j, f in enumerate(part):
                 if res.prob[j] >= det.threshold:
                     accepted.append(start + j)
-                elif rescuer(f.image) is not None:  # what Detector(rescue="auto") does with a still it turns down
+                elif rescuer(f.image, (float(res.x[j]), float(res.y[j]), float(res.prob[j]))) is not None:
+                    # what Detector(rescue="auto") does with a still it turns down
                     rescued.append(start + j)
         threshold = det.threshold
     fp, fp_rescue = len(accepted), len(accepted) + len(rescued)

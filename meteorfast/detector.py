@@ -25,7 +25,7 @@ import numpy.typing as npt
 from meteorfast.calibration import stored_threshold
 from meteorfast.errors import EngineMismatchError, InputError
 from meteorfast.preprocess import Preprocessor, ResizeMode
-from meteorfast.rescue import Rescuer, rescued_probability
+from meteorfast.rescue import Rescuer, rescued_probability, shipped_rescuer
 from meteorfast.stream.events import Event, EventBuilder
 from meteorfast.stream.flicker import DEFAULT_FLICKER
 from meteorfast.stream.pipeline import Batcher, Item, Reader, SourceStats
@@ -191,12 +191,16 @@ class Detector:
       only), ``False`` (default) none. It costs about 0.1 s per judged detection of a 1280x720 still on one CPU
       (66-101 ms measured, most of it the sky's 15 px median filter).
     - ``rescue``: for stills, in ``frame`` mode: each still the detector turns down (after the vetoes) is scanned at
-      native resolution by the shipped proposal net, and taken back where one of its best cells lies on a streak
-      whose light a meteor's light curve explains at least as well as a satellite's dash (see
-      :mod:`meteorfast.rescue`; the point moves to that streak). On simulated stills it found about one more meteor
-      in a hundred for one more false positive in about 2,400 stills (``benchmarks/RESULTS.md``). ``"auto"``,
-      ``True`` and ``False`` choose the frames as for ``satellite_veto``. It costs a scan of the still (about 0.15 s
-      on one CPU for 1280x720, in windows of that size for other sizes) and a fit at each cell the net is sure of.
+      native resolution by the shipped proposal nets, and taken back where one of a net's best cells lies on a
+      streak whose light a meteor's light curve explains at least as well as a satellite's dash, or where the
+      second net is sure of a streak at the detector's own point (see :mod:`meteorfast.rescue`; the point moves to
+      that streak). On simulated stills the first net's cells found about one more meteor in a hundred for one more
+      false positive in about 2,400 stills; the second net's stages, at the bars of ``benchmarks/RESULTS.md``'s stop
+      49 third rule, 7 more meteors for one more false positive on two fresh seeds of 3,000 (and 40 for none on the
+      six that chose the bars). ``"auto"``, ``True`` and ``False`` choose the frames as for ``satellite_veto``; a
+      judged still's point is searched and walked as a detection's is. It costs one or two scans of the still (about
+      0.25 s each on one CPU for 1280x720, in windows of that size for other sizes) and a fit at each cell a net is
+      sure of.
     """
 
     def __init__(
@@ -673,9 +677,12 @@ class Detector:
         final = prob[best_idx]
         spec = self._verify_spec
         band = in_band(final, spec) if spec is not None else np.zeros(len(items), np.bool_)
+        # The rescue asks about the located point of a still it judges, so such a still's point is searched and
+        # walked as a detection's is, whatever the threshold makes of it: as `meteorfast eval` (search="all") does.
+        rescued = self._judged(items, self.rescue)
         if self.refine:  # points are frame pixels even for tiles, and the cell is the best tile's
             began = time.perf_counter()
-            cx, cy, weight = self._candidates(prob, px, py, cams, fine, geo, best_idx, (in_h, in_w), band)
+            cx, cy, weight = self._candidates(prob, px, py, cams, fine, geo, best_idx, (in_h, in_w), band | rescued)
             px, py = refine_points([it.image for it in items], cx, cy, geo[best_idx, :2] * cell_in, weight=weight)
             self.times.add("refine", time.perf_counter() - began, len(items))
         if spec is not None and band.any():  # the second look, at the point the search settled on
@@ -685,7 +692,7 @@ class Detector:
             final = combine(final, second, spec)
         if self.refine:  # after the second look, whose crops are centred as in its training
             began = time.perf_counter()
-            walk = np.flatnonzero((final >= self.threshold) | (self.search == "all"))
+            walk = np.flatnonzero((final >= self.threshold) | (self.search == "all") | rescued)
             if walk.size:
                 px[walk], py[walk] = brightest_on_streak([items[int(i)].image for i in walk], px[walk], py[walk])
             self.times.add("refine", time.perf_counter() - began, 0)
@@ -695,7 +702,7 @@ class Detector:
         judged = self._judged(items, self.star_veto)
         if judged.any():
             final = self._veto_stars(items, final, px, py, judged)
-        rescuable = self._judged(items, self.rescue) & (final < self.threshold)
+        rescuable = rescued & (final < self.threshold)
         if rescuable.any():
             final = self._rescue_stills(items, final, px, py, rescuable)
         for i, it in enumerate(items):
@@ -732,17 +739,15 @@ class Detector:
         began = time.perf_counter()
         with self._rescuer_lock:
             if self._rescuer is None:
-                from meteorfast.data import proposal_net
-
-                self._rescuer = Rescuer(proposal_net(), threads=self.threads)
+                self._rescuer = shipped_rescuer(threads=self.threads)
         rescuer = self._rescuer
         out = final.copy()
         sel = np.flatnonzero(rescuable)
         taken = []
         for i in sel:
-            found = rescuer(items[int(i)].image)
+            found = rescuer(items[int(i)].image, (float(px[i]), float(py[i]), float(final[i])))
             if found is not None:
-                out[i] = rescued_probability(self.threshold, found.logit, rescuer.rule.min_logit)
+                out[i] = rescued_probability(self.threshold, found.logit, found.bar)
                 px[i], py[i] = found.x, found.y
                 taken.append(int(i))
         if taken and self.refine:  # as every detection's point is
@@ -807,13 +812,14 @@ class Detector:
     def _candidates(
         self, prob: npt.NDArray[np.float32], px: npt.NDArray[np.float32], py: npt.NDArray[np.float32],
         cams: npt.NDArray[np.float32], fine: npt.NDArray[np.float32], geo: npt.NDArray[np.float32],
-        best_idx: list[int], input_size: tuple[int, int], verified: npt.NDArray[np.bool_],
+        best_idx: list[int], input_size: tuple[int, int], searched: npt.NDArray[np.bool_],
     ) -> tuple[npt.NDArray[np.float32], ...]:  # fmt: skip
         """The points :func:`~meteorfast.cam.refine.refine_points` chooses from, ``x, y, weight: float32
         [items, candidates]``: the located point alone for an item that is not searched; for one that is (a
-        detection, an item the verifier will look at (``verified``, bool [items]), or any with ``search="all"``),
-        the fused-map peaks of its best tile, weighted by their values. (Peaks of every detected tile were tried on
-        the MeteorFinder frames: one more meteor found in its box, one lost, as other tiles hold star trails.)"""
+        detection, an item ``searched`` (bool [items]: one the verifier will look at, or a still the rescue judges),
+        or any with ``search="all"``), the fused-map peaks of its best tile, weighted by their values. (Peaks of
+        every detected tile were tried on the MeteorFinder frames: one more meteor found in its box, one lost, as
+        other tiles hold star trails.)"""
         from meteorfast.cam.refine import fused_peaks
 
         n, k = len(best_idx), self.candidates
@@ -821,7 +827,7 @@ class Detector:
         cy = np.full((n, k), np.nan, np.float32)
         weight = np.zeros((n, k), np.float32)
         cx[:, 0], cy[:, 0], weight[:, 0] = px, py, 1.0
-        search = [i for i, b in enumerate(best_idx) if self.search == "all" or prob[b] >= self.threshold or verified[i]]
+        search = [i for i, b in enumerate(best_idx) if self.search == "all" or prob[b] >= self.threshold or searched[i]]
         if k > 1 and search:
             rows = [best_idx[i] for i in search]
             cx[search], cy[search], weight[search] = fused_peaks(cams[rows], fine[rows], geo[rows], input_size, k)
