@@ -5,8 +5,9 @@ moves a rate by 0.5 % and a true rate of 1.4 % gives 4 or more (over 2 %) on abo
 negative kind is drawn alone (``meteorfast.synth.sample(n, seed + j, kinds=(kind,))``, the j-th kind of
 ``NEGATIVE_KINDS`` on seed ``seed + j``), ``n`` stills of it, and put through the shipped detector as ``meteorfast
 eval`` runs it on stills (the veto on). The detector's stills turned down then go through the rescue exactly as
-:class:`~meteorfast.detector.Detector` would send them (no mask here), so that the rate is given both without the
-rescue and with it (the default). Each rate comes with its 95 % Wilson interval.
+:class:`~meteorfast.detector.Detector` would send them (no mask here), and its detections through the net's veto,
+so that the rate is given both without that second opinion and with it (the default). Each rate comes with its 95 %
+Wilson interval.
 
     python benchmarks/confounder_rates.py [--per-kind 2000] [--seed 7200] [--jobs 2] [--kinds satellite,shake]
         [--json benchmarks/results/confounder_rates.json]
@@ -25,8 +26,9 @@ BATCH = 32
 
 
 def one_kind(kind: str, seed: int, n: int, model: str, star_veto: bool = False) -> dict[str, Any]:
-    """The false positives of ``n`` stills of ``kind`` drawn on ``seed``, without and with the rescue (and the star
-    veto on the stills, which ``Detector()`` leaves off, where ``star_veto``)."""
+    """The false positives of ``n`` stills of ``kind`` drawn on ``seed``, without and with the proposal net's second
+    opinion (its veto and its rescue; and the star veto on the stills, which ``Detector()`` leaves off, where
+    ``star_veto``)."""
     from meteorfast.detector import Detector
     from meteorfast.evaluate import wilson_interval
     from meteorfast.rescue import shipped_rescuer
@@ -35,6 +37,7 @@ def one_kind(kind: str, seed: int, n: int, model: str, star_veto: bool = False) 
     began = time.perf_counter()
     accepted: list[int] = []
     rescued: list[int] = []
+    vetoed: list[int] = []
     # One thread each: the kinds run side by side, a process per CPU.
     with (
         Detector(model, search="all", rescue=False, star_veto="auto" if star_veto else False, threads=1) as det,
@@ -45,19 +48,23 @@ def one_kind(kind: str, seed: int, n: int, model: str, star_veto: bool = False) 
             part = [next(frames) for _ in range(min(BATCH, n - start))]
             res = det.classify([f.image for f in part], stills=True)
             for j, f in enumerate(part):
-                if res.prob[j] >= det.threshold:
+                # what Detector(rescue="auto") does with a still: a second opinion on each verdict
+                p = float(res.prob[j])
+                if p >= det.threshold:
                     accepted.append(start + j)
-                elif rescuer(f.image, (float(res.x[j]), float(res.y[j]), float(res.prob[j]))) is not None:
-                    # what Detector(rescue="auto") does with a still it turns down
+                    if rescuer.vetoes(f.image, float(res.x[j]), float(res.y[j]), p):
+                        vetoed.append(start + j)
+                elif rescuer(f.image, p) is not None:
                     rescued.append(start + j)
         threshold = det.threshold
-    fp, fp_rescue = len(accepted), len(accepted) + len(rescued)
+    fp, fp_rescue = len(accepted), len(accepted) - len(vetoed) + len(rescued)
     seconds = time.perf_counter() - began
     return {
         "kind": kind, "seed": seed, "n": n, "threshold": float(threshold), "star_veto": star_veto,
         "fp_without_rescue": fp, "fpr_without_rescue": fp / n, "ci95_without_rescue": wilson_interval(fp, n),
         "fp": fp_rescue, "fpr": fp_rescue / n, "ci95": wilson_interval(fp_rescue, n),
-        "accepted": accepted, "rescued": rescued, "seconds": round(seconds, 1), "items_per_s": round(n / seconds, 2),
+        "accepted": accepted, "vetoed": vetoed, "rescued": rescued, "seconds": round(seconds, 1),
+        "items_per_s": round(n / seconds, 2),
     }  # fmt: skip
 
 

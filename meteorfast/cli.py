@@ -600,10 +600,10 @@ STAR_VETO_HELP = (
     "than it saved false positives); --star-veto: on every frame"
 )
 RESCUE_HELP = (
-    "take back frames the detector turns down where the shipped proposal net's best cell lies on a streak whose light "
-    "a meteor explains at least as well as a satellite's dash (frame mode; a native-resolution scan, about 0.15 s "
-    "per 1280x720 frame turned down). Default: on stills (image files) only; --rescue: on every frame; --no-rescue: "
-    "on none"
+    "a second opinion from the shipped proposal net, weighed with the detector's own logit: take back frames the "
+    "detector turns down where the net's best cell (and the dash fit there) is sure of a streak, and turn down "
+    "unsure detections where the net sees no streak at the point (frame mode; a native-resolution scan, about 0.15 s "
+    "per 1280x720 frame). Default: on stills (image files) only; --rescue: on every frame; --no-rescue: on none"
 )
 
 

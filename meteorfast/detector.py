@@ -90,8 +90,8 @@ class StageTimes:
     ``cam`` (Grad-CAM from the engine's tensors), ``post`` (the native localisation), ``refine`` (the sub-cell
     step on the frame, and the walk along each detection's streak), ``tta`` (the mirror images' inference),
     ``verify`` (the second look, counted per crop), ``veto`` (the satellite veto, counted per detection judged) and
-    ``rescue`` (the scan of stills turned down, counted per still scanned). :attr:`Detector.times` holds one;
-    ``meteorfast bench`` reads it.
+    ``rescue`` (the proposal net's second opinion on stills, counted per still scanned). :attr:`Detector.times`
+    holds one; ``meteorfast bench`` reads it.
     """
 
     STAGES = ("stack", "preprocess", "infer", "cam", "post", "refine", "tta", "verify", "veto", "stars", "rescue")
@@ -190,17 +190,16 @@ class Detector:
       frames it caught (``benchmarks/RESULTS.md``). ``"auto"`` judges stills, ``True`` every frame (``frame`` mode
       only), ``False`` (default) none. It costs about 0.1 s per judged detection of a 1280x720 still on one CPU
       (66-101 ms measured, most of it the sky's 15 px median filter).
-    - ``rescue``: for stills, in ``frame`` mode: each still the detector turns down (after the vetoes) is scanned at
-      native resolution by the shipped proposal nets, and taken back where one of a net's best cells lies on a
-      streak whose light a meteor's light curve explains at least as well as a satellite's dash, or where the
-      second net is sure of a streak at the detector's own point (see :mod:`meteorfast.rescue`; the point moves to
-      that streak). On simulated stills the first net's cells found about one more meteor in a hundred for one more
-      false positive in about 2,400 stills; the second net's stages, at the bars of ``benchmarks/RESULTS.md``'s stop
-      49 third rule, 7 more meteors for one more false positive on two fresh seeds of 3,000 (and 40 for none on the
-      six that chose the bars). ``"auto"``, ``True`` and ``False`` choose the frames as for ``satellite_veto``; a
-      judged still's point is searched and walked as a detection's is. It costs one or two scans of the still (about
-      0.25 s each on one CPU for 1280x720, in windows of that size for other sizes) and a fit at each cell a net is
-      sure of.
+    - ``rescue``: for stills, in ``frame`` mode, after the vetoes: the shipped proposal net scans each judged still
+      at native resolution and gives a second opinion, weighed with the detector's own logit (see
+      :mod:`meteorfast.rescue`). A still turned down is taken back where the net's best cell, a quarter of the
+      detector's logit and the dash fit at the net's best cells together reach the rule's bar (the point moves to the
+      net's best cell); a detection is turned down where the detector is unsure of it and the net sees no streak
+      within one cell of its point. On 12,000 fresh simulated stills (``benchmarks/RESULTS.md``, stop 50) this
+      STOP50_FIGURES. ``"auto"``, ``True`` and ``False`` choose the frames as for ``satellite_veto``; a judged
+      still's point is searched and walked as a detection's is. It costs a scan of each judged still (about 0.15 s
+      on one CPU for 1280x720, in windows of that size for other sizes) and a fit at up to three of the net's cells
+      where the score is near the bar.
     """
 
     def __init__(
@@ -702,9 +701,8 @@ class Detector:
         judged = self._judged(items, self.star_veto)
         if judged.any():
             final = self._veto_stars(items, final, px, py, judged)
-        rescuable = rescued & (final < self.threshold)
-        if rescuable.any():
-            final = self._rescue_stills(items, final, px, py, rescuable)
+        if rescued.any():
+            final = self._second_opinion(items, final, px, py, rescued)
         for i, it in enumerate(items):
             lo, hi = int(bounds[i]), int(bounds[i + 1])
             b = best_idx[i]
@@ -726,15 +724,16 @@ class Detector:
             return np.zeros(len(items), np.bool_)
         return np.array([setting is True or it.still for it in items], np.bool_)
 
-    def _rescue_stills(
+    def _second_opinion(
         self, items: Sequence[Item], final: npt.NDArray[np.float32], px: npt.NDArray[np.float32],
-        py: npt.NDArray[np.float32], rescuable: npt.NDArray[np.bool_],
+        py: npt.NDArray[np.float32], judged: npt.NDArray[np.bool_],
     ) -> npt.NDArray[np.float32]:  # fmt: skip
-        """``final`` (float32 [M]) with each ``rescuable`` (bool [M]) item that :class:`~meteorfast.rescue.Rescuer`
-        takes back raised to its :func:`~meteorfast.rescue.rescued_probability`, and its point ``(px, py)`` (frame
-        pixels, float32 [M], updated in place) moved to the streak it found, then to that streak's brightest
-        stretch."""
-        from meteorfast.cam.refine import brightest_on_streak
+        """``final`` (float32 [M]) with each ``judged`` (bool [M]) still asked of the shipped proposal net
+        (:class:`~meteorfast.rescue.Rescuer`): a detection it vetoes turned down to
+        :func:`~meteorfast.rescue.vetoed_probability`; a still turned down that it takes back raised to its
+        :func:`~meteorfast.rescue.rescued_probability`, and its point ``(px, py)`` (frame pixels, float32 [M],
+        updated in place) moved to the streak it found."""
+        from meteorfast.rescue import vetoed_probability
 
         began = time.perf_counter()
         with self._rescuer_lock:
@@ -742,16 +741,17 @@ class Detector:
                 self._rescuer = shipped_rescuer(threads=self.threads)
         rescuer = self._rescuer
         out = final.copy()
-        sel = np.flatnonzero(rescuable)
-        taken = []
+        sel = np.flatnonzero(judged)
         for i in sel:
-            found = rescuer(items[int(i)].image, (float(px[i]), float(py[i]), float(final[i])))
+            image, p = items[int(i)].image, float(final[i])
+            if p >= self.threshold:
+                if rescuer.vetoes(image, float(px[i]), float(py[i]), p):
+                    out[i] = vetoed_probability(p, self.threshold)
+                continue
+            found = rescuer(image, p)
             if found is not None:
-                out[i] = rescued_probability(self.threshold, found.logit, found.bar)
+                out[i] = rescued_probability(self.threshold, found.score, found.bar)
                 px[i], py[i] = found.x, found.y
-                taken.append(int(i))
-        if taken and self.refine:  # as every detection's point is
-            px[taken], py[taken] = brightest_on_streak([items[i].image for i in taken], px[taken], py[taken])
         self.times.add("rescue", time.perf_counter() - began, len(sel))
         return out
 

@@ -123,9 +123,9 @@ def predict(
     explains better than a meteor (see :mod:`meteorfast.cam.dash`): ``"auto"`` on the items that are stills
     (``EvalItem.still``), ``True`` on every frame, ``False`` on none. ``star_veto`` (off by default) turns down, on the
     same items, the detections shaped like the frame's stars where those are all smeared alike (see
-    :mod:`meteorfast.cam.stars`). ``rescue`` takes back the stills the
-    detector turns down where the proposal net and the light along a streak agree (see :mod:`meteorfast.rescue`),
-    on the same items.
+    :mod:`meteorfast.cam.stars`). ``rescue`` asks the proposal net for a second opinion on the same items: it takes
+    back a still the detector turns down where the net (with the light along a streak) is sure of a meteor, and turns
+    down an unsure detection where the net sees no streak at its point (see :mod:`meteorfast.rescue`).
     """
     from meteorfast.detector import Detector
 

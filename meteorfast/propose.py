@@ -32,6 +32,9 @@ CROP = 320
 # profile and the net's receptive field blur the boundary.
 POSITIVE_PX = 11.5
 IGNORE_PX = 24.0
+# An exported net's logits are shifted so that the bar its own calibration chose reads as this (train_propose's
+# `export --bar`), and the rescue's rules are written in those units.
+EXPORT_BAR = 2.0
 # Label values of :func:`cell_labels`.
 POSITIVE, BACKGROUND, IGNORE = 1.0, 0.0, -1.0
 
@@ -207,6 +210,6 @@ class ProposalScanner:
 
 
 __all__ = [
-    "CELL", "CROP", "IGNORE", "IGNORE_PX", "POSITIVE", "POSITIVE_PX", "ProposalScanner", "Proposals", "best_cells",
-    "cell_centres", "cell_labels", "distance_to_segments", "window_origins",
+    "CELL", "CROP", "EXPORT_BAR", "IGNORE", "IGNORE_PX", "POSITIVE", "POSITIVE_PX", "ProposalScanner", "Proposals",
+    "best_cells", "cell_centres", "cell_labels", "distance_to_segments", "window_origins",
 ]  # fmt: skip

@@ -36,8 +36,7 @@ import numpy.typing as npt
 
 from meteorfast.errors import InputError, MeteorfastError
 from meteorfast.io import atomic_write_bytes
-from meteorfast.propose import CELL, CROP, ProposalScanner, best_cells, cell_labels
-from meteorfast.rescue import RescueRule
+from meteorfast.propose import CELL, CROP, EXPORT_BAR, ProposalScanner, best_cells, cell_labels
 
 METEOR_OFFSET_PX = 120
 # Meteors of 25-200 px (on a 720 px high still) in a share of the draws: the short ones the first look misses.
@@ -126,13 +125,13 @@ def build(init: str | Path | None = None, tiny: bool = False) -> Any:
 
 
 def set_bar(net: Any, bar: float) -> Any:
-    """Shift ``net``'s logit bias by ``RescueRule().min_logit - bar`` (in place; returned), so that a cell the net
-    scored ``bar`` reads as the rescue's bar: a net calibrated to its own bar ships behind the rescue's rule unchanged.
+    """Shift ``net``'s logit bias by ``EXPORT_BAR - bar`` (in place; returned), so that a cell the net scored
+    ``bar`` reads as :data:`~meteorfast.propose.EXPORT_BAR`, the units the rescue's rules are written in.
     The ranking of cells is untouched."""
     import torch
 
     with torch.no_grad():
-        net.head[-1].bias += RescueRule().min_logit - bar
+        net.head[-1].bias += EXPORT_BAR - bar
     return net
 
 
@@ -420,7 +419,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     e.add_argument("checkpoint")
     e.add_argument("out")
     e.add_argument("--bar", type=float, help="the logit the net's own calibration puts the rescue's bar at; the "
-                   f"bias is shifted so that it reads as the rescue's {RescueRule().min_logit:g}")  # fmt: skip
+                   f"bias is shifted so that it reads as {EXPORT_BAR:g}, the rescue's units")  # fmt: skip
     args = parser.parse_args(argv)
     try:
         return _run(args)

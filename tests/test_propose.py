@@ -209,14 +209,14 @@ def test_the_committed_weights_load_into_the_net() -> None:
 def test_a_bar_shifts_every_logit_so_it_reads_as_the_rescues_and_keeps_the_ranking(
     run: tuple[Path, list[str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from meteorfast.rescue import RescueRule
+    from meteorfast.propose import EXPORT_BAR
 
     out, _ = run
     x = torch.randint(0, 255, (1, 1, 64, 96), dtype=torch.uint8)
     with torch.no_grad():
         plain = tp.build(out / "ema_2.pt", tiny=True).eval()(x)
         shifted = tp.set_bar(tp.build(out / "ema_2.pt", tiny=True).eval(), 5.5)(x)
-    np.testing.assert_allclose(shifted.numpy(), plain.numpy() - (5.5 - RescueRule().min_logit), atol=1e-5)
+    np.testing.assert_allclose(shifted.numpy(), plain.numpy() - (5.5 - EXPORT_BAR), atol=1e-5)
     bad = tmp_path / "bad.onnx"
     assert tp.main(["export", str(out / "ema_2.pt"), str(bad), "--bar", "nan"]) == 2
     err = capsys.readouterr().err

@@ -1,7 +1,7 @@
 """meteorfast.rescue and the proposal net's scan of any still: the windows cover the still, the scan of a still of
-any size is the highest logit over its windows, a drawn faint meteor is taken back and an even dash is not (by
-either net's cells, or by the second net at the detector's point), and the Detector takes back the stills it turns
-down only where it is asked to."""
+any size is the highest logit over its windows, a drawn faint meteor is taken back and an even dash is not, the
+score is the rule's sum of the net's best cell, the detector's logit and the fit, the veto turns down a detection
+only where the net sees no streak at its point, and the Detector asks for this second opinion only where told to."""
 
 from __future__ import annotations
 
@@ -9,25 +9,25 @@ import itertools
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from meteorfast.data import PROPOSAL_NET, SECOND_PROPOSAL_NET
+from meteorfast.data import PROPOSAL_NET
 from meteorfast.errors import InputError
 from meteorfast.evaluate import point_to_segment
 from meteorfast.propose import CELL, ProposalScanner, window_origins
 from meteorfast.rescue import (
-    SECOND_RULE,
-    PointRule,
     Rescue,
     Rescuer,
     RescueRule,
+    VetoRule,
+    detector_logit,
     grey_uint8,
     rescued_probability,
-    shipped_rescuer,
+    vetoed_probability,
 )
 
 Streak = Callable[[np.ndarray, float, float, float, float, np.ndarray], None]  # the add_streak fixture
@@ -115,99 +115,139 @@ def test_a_still_of_the_nets_size_runs_whole_and_any_other_takes_the_best_window
     np.testing.assert_array_equal(small, whole[:25, :38])
 
 
-def test_a_faint_meteor_is_taken_back_on_its_streak_and_an_even_dash_is_not(add_streak: Streak) -> None:
-    rescuer = Rescuer(PROPOSAL_NET, threads=1)
-    try:
-        found = rescuer(_still(add_streak, FAINT_METEOR, 7))
-        assert isinstance(found, Rescue)
-        assert found.logit >= 2.0
-        assert found.delta <= 0.0
-        assert _off_streak(found.x, found.y) <= 3.0
-        assert rescuer(_still(add_streak, EVEN_DASH, 6)) is None
-        assert rescuer(_still(add_streak, np.zeros(60), 8)) is None  # an empty sky
-        # 16-bit and colour copies of the still are the same still to the net
-        still = _still(add_streak, FAINT_METEOR, 7)
-        assert rescuer(still.astype(np.uint16) * 257) == found
-        assert rescuer(np.repeat(still[..., None], 3, axis=2)) == found
-    finally:
-        rescuer.close()
+MID = (627.0, 343.0)  # the streak's middle, where the detector would have located it
 
 
-def test_the_second_net_and_the_point_rule_take_what_the_first_does_not(add_streak: Streak) -> None:
+@pytest.fixture(scope="module")
+def rescuer() -> Iterator[Rescuer]:
+    r = Rescuer(PROPOSAL_NET, threads=1)
+    yield r
+    r.close()
+
+
+def test_a_faint_meteor_is_taken_back_on_its_streak_and_an_even_dash_is_not(
+    add_streak: Streak, rescuer: Rescuer
+) -> None:
+    still = _still(add_streak, FAINT_METEOR, 7)
+    found = rescuer(still, 0.05)
+    assert isinstance(found, Rescue)
+    assert found.score >= found.bar == RescueRule().bar
+    assert found.delta is not None
+    assert found.delta <= 0.0
+    assert _off_streak(found.x, found.y) <= 3.0
+    for prob in (0.0, 0.5, 0.99):  # however near the detector came, the net sees no streak in these
+        assert rescuer(_still(add_streak, EVEN_DASH, 6), prob) is None
+        assert rescuer(_still(add_streak, np.zeros(60), 8), prob) is None  # an empty sky
+    # 16-bit and colour copies of the still are the same still to the net
+    assert rescuer(still.astype(np.uint16) * 257, 0.05) == found
+    assert rescuer(np.repeat(still[..., None], 3, axis=2), 0.05) == found
+
+
+def _score(scanner: ProposalScanner, still: np.ndarray, prob: float, rule: RescueRule) -> tuple[float, bool]:
+    """The specification of the rescue's score, from the scan and the fit directly: ``(score, best cell fitted)``;
+    ``-inf`` where no cell reaches the floor, as such a still has nowhere to put its point."""
+    from meteorfast.cam.dash import fit_at
+    from meteorfast.cam.refine import refine_points
+
+    proposals = scanner.scan(still, rule.cells, rule.apart)
+    pairs = zip(proposals.cells, proposals.points, strict=True)
+    cells = [(logit, pt) for (_, _, logit), pt in pairs if logit >= rule.floor]
+    p = min(max(prob, 1e-9), 1 - 1e-9)
+    lp = float(np.clip(np.log(p / (1 - p)), *rule.clip))
+    passes = []
+    for _, (cx, cy) in cells:
+        rx, ry = refine_points([still], [cx], [cy], [float(CELL), float(CELL)])
+        fit = fit_at(still, float(rx[0]), float(ry[0]))
+        passes.append(fit is not None and fit.delta is not None and fit.delta <= 0)
+    if not cells:
+        return float("-inf"), False
+    return cells[0][0] + rule.weight * lp + rule.fit_bonus * any(passes), passes[0]
+
+
+@pytest.mark.parametrize("prob", [1e-12, 0.05, 0.78])
+def test_the_rescue_takes_a_still_where_the_rules_sum_reaches_its_bar(
+    add_streak: Streak, scanner: ProposalScanner, prob: float
+) -> None:
+    meteor = _still(add_streak, FAINT_METEOR, 7)
+    faint = _still(add_streak, 0.6 * FAINT_METEOR, 9)
+    dash = _still(add_streak, EVEN_DASH, 6)
+    for still in (meteor, faint, dash):
+        score, _ = _score(scanner, still, prob, RescueRule())
+        if not np.isfinite(score):
+            score = 0.0  # no cell: taken under no bar
+        # bars at, just over and just under the still's own score, with and without the fit's part in it
+        for rule in (RescueRule(bar=score), RescueRule(bar=score + 0.01), RescueRule(bar=score, fit_bonus=0.0),
+                     RescueRule(bar=score, weight=0.5)):  # fmt: skip
+            own, fitted = _score(scanner, still, prob, rule)
+            r = Rescuer(PROPOSAL_NET, rule, threads=1)
+            try:
+                found = r(still, prob)
+            finally:
+                r.close()
+            assert (found is not None) == (own >= rule.bar)
+            if found is not None:
+                assert found.bar == rule.bar
+                assert found.score >= rule.bar
+                assert found.score == pytest.approx(own) or not fitted  # another cell's fit is looked at only if needed
+                assert (found.delta is not None and found.delta <= 0) == fitted
+    # the meteor's score is carried by the net and the fit, at any probability the detector gave it
+    assert _score(scanner, meteor, prob, RescueRule())[0] >= RescueRule().bar
+
+
+def test_the_veto_turns_down_a_detection_only_where_the_net_sees_no_streak_at_its_point(
+    add_streak: Streak, rescuer: Rescuer
+) -> None:
     meteor = _still(add_streak, FAINT_METEOR, 7)
     dash = _still(add_streak, EVEN_DASH, 6)
-    sky = _still(add_streak, np.zeros(60), 8)
-    mid = (627.0, 343.0, 0.5)  # the streak's middle, where the detector would have located it, and its probability
-    never = RescueRule(min_logit=1e9)  # a stage that takes nothing, so that the next one decides
-    shipped = shipped_rescuer(threads=1)
-    second = Rescuer(PROPOSAL_NET, never, threads=1, second=SECOND_PROPOSAL_NET)
-    point = Rescuer(PROPOSAL_NET, never, threads=1, second=SECOND_PROPOSAL_NET, second_rule=never)
-    try:
-        first = shipped(meteor, mid)
-        assert first is not None
-        assert first.stage == "first"
-        assert first.bar == RescueRule().min_logit
-        found = second(meteor, mid)
-        assert found is not None
-        assert found.stage == "second"
-        assert found.logit >= found.bar == SECOND_RULE.min_logit
-        assert found.delta is not None
-        assert found.delta <= 0.0
-        assert _off_streak(found.x, found.y) <= 3.0
-        at = point(meteor, mid)
-        assert at is not None
-        assert at.stage == "point"
-        assert at.delta is None
-        assert (at.x, at.y) == mid[:2]  # the point stays where the detector put it
-        assert at.logit >= at.bar == PointRule().min_logit
-        assert point(meteor, (100.0, 100.0, 0.5)) is None  # the second net is sure of the streak, not of that corner
-        assert point(meteor, (*mid[:2], 0.09)) is None  # the detector was too far from taking it
-        assert point(meteor, (*mid[:2], 0.1)) is not None
-        assert point(meteor) is None  # no point, no point rule
-        for still in (dash, sky):  # the second net is far from sure of an even dash or an empty sky anywhere
-            assert shipped(still, mid) is None
-            assert second(still, mid) is None
-            assert point(still, mid) is None
-    finally:
-        for rescuer in (shipped, second, point):
-            rescuer.close()
+    for prob in (0.8, 0.9):  # unsure detections: the net decides
+        assert not rescuer.vetoes(meteor, *MID, prob)
+        assert rescuer.vetoes(meteor, 100.0, 100.0, prob)  # located in an empty corner of the same still
+        assert rescuer.vetoes(dash, *MID, prob)
+    for prob in (0.999, 1.0):  # sure ones: the detector's logit alone clears the bar
+        assert not rescuer.vetoes(dash, *MID, prob)
+    assert not rescuer.vetoes(dash, float("nan"), 343.0, 0.8)  # no point, no judgement
+    assert rescuer.vetoes(dash.astype(np.uint16) * 257, *MID, 0.9)
 
 
-def test_the_point_rule_reads_the_cells_around_the_point() -> None:
-    assert PointRule() == PointRule(3.0, 1, 0.1)  # as fixed before its fresh read (benchmarks/RESULTS.md, stop 49)
-    assert RescueRule(4.0, 0.0, 3, 7) == SECOND_RULE
+def test_the_veto_reads_the_cells_around_the_point() -> None:
     logits = np.full((45, 80), -5.0, np.float32)
     logits[10, 20] = 3.5  # the cell of pixels x 320-335, y 160-175
-    rule = PointRule()
+    rule = VetoRule()
     assert rule.reach(logits, 328.0, 168.0) == 3.5
     assert rule.reach(logits, 343.0, 183.0) == 3.5  # the next cell on both axes: within one
     assert rule.reach(logits, 352.0, 168.0) == -5.0  # two cells off
-    assert PointRule(radius=2).reach(logits, 352.0, 168.0) == 3.5
-    assert PointRule(radius=0).reach(logits, 343.0, 168.0) == -5.0
+    assert VetoRule(radius=2).reach(logits, 352.0, 168.0) == 3.5
+    assert VetoRule(radius=0).reach(logits, 343.0, 168.0) == -5.0
     assert rule.reach(logits, -50.0, 5000.0) == -5.0  # clamped into the map, not an error
-    assert rule.reach(logits, float("nan"), 168.0) == float("-inf")
-    with pytest.raises(InputError, match="radius >= 0"):
-        PointRule(radius=-1)
-    with pytest.raises(InputError, match="finite min_logit"):
-        PointRule(min_logit=float("inf"))
-    with pytest.raises(InputError, match="min_probability in"):
-        PointRule(min_probability=1.5)
+    assert rule.score(logits, 328.0, 168.0, 0.5) == pytest.approx(0.25 * 3.5)
+    assert rule.score(logits, 352.0, 168.0, 0.9) == pytest.approx(np.log(9.0) - 1.25)
 
 
-def test_the_rule_and_the_rescued_probability() -> None:
-    assert RescueRule() == RescueRule(2.0, 0.0, 3, 7)  # as chosen on seeds 2026 and 4242 (benchmarks/RESULTS.md)
-    rule = RescueRule(2.0, 10.0)
-    assert rule.takes(2.0, -10.0)
-    assert not rule.takes(1.99, -100.0)  # the net is not sure enough
-    assert not rule.takes(5.0, -9.9)  # the meteor does not beat the dash by enough
-    assert not rule.takes(5.0, None)  # nothing walked, or too long to fit
-    with pytest.raises(InputError, match="tau >= 0"):
-        RescueRule(tau=-1.0)
+def test_the_rules_and_the_probabilities() -> None:
+    # as fixed before their fresh read (benchmarks/RESULTS.md, stop 50)
+    assert RescueRule() == RescueRule(2.5, 0.25, 1.0, 0.5, 3, 7, (-10.0, 4.0))
+    assert VetoRule() == VetoRule(1.5, 0.25, 1, (-10.0, 12.0))
+    assert detector_logit(0.5, -10, 4) == 0.0
+    assert detector_logit(0.9, -10, 4) == pytest.approx(np.log(9.0))
+    assert detector_logit(1.0, -10, 4) == 4.0
+    assert detector_logit(1.0, -10, 30) == pytest.approx(np.log(1e9), abs=1e-6)  # 1 is read as 1 - 1e-9
+    assert detector_logit(0.0, -10, 4) == -10.0
+    with pytest.raises(InputError, match="low < high"):
+        RescueRule(clip=(4.0, -10.0))
+    with pytest.raises(InputError, match="finite rescue"):
+        RescueRule(bar=float("nan"))
     with pytest.raises(InputError, match="cells >= 1"):
         RescueRule(cells=0)
-    assert rescued_probability(0.78, 2.0, 2.0) == pytest.approx(0.78)
+    with pytest.raises(InputError, match="fit_bonus >= 0"):
+        RescueRule(fit_bonus=-1.0)
+    with pytest.raises(InputError, match="radius >= 0"):
+        VetoRule(radius=-1)
+    with pytest.raises(InputError, match="finite veto"):
+        VetoRule(weight=float("inf"))
+    assert rescued_probability(0.78, 2.5, 2.5) == pytest.approx(0.78)
     assert 0.78 <= rescued_probability(0.78, 5.0, -1000.0) <= 1.0  # no overflow at a far-off rule
-    assert 0.78 < rescued_probability(0.78, 3.0, 2.0) < rescued_probability(0.78, 6.0, 2.0) < 1.0
+    assert 0.78 < rescued_probability(0.78, 3.0, 2.5) < rescued_probability(0.78, 6.0, 2.5) < 1.0
+    assert vetoed_probability(0.9, 0.78) == pytest.approx(0.39)
 
 
 def test_grey_uint8_takes_what_the_detector_takes() -> None:
@@ -219,7 +259,7 @@ def test_grey_uint8_takes_what_the_detector_takes() -> None:
         grey_uint8(grey.astype(np.float32))
 
 
-def test_the_detector_takes_back_a_turned_down_still_only_where_asked(add_streak: Streak) -> None:
+def test_the_detector_asks_for_a_second_opinion_on_stills_only_where_asked(add_streak: Streak) -> None:
     from meteorfast.detector import Detector
 
     meteor = _still(add_streak, FAINT_METEOR, 7)
@@ -237,6 +277,18 @@ def test_the_detector_takes_back_a_turned_down_still_only_where_asked(add_streak
     assert _off_streak(float(res.x[0]), float(res.y[0])) <= 3.0
     with Detector(threshold=high, rescue=True) as every:
         assert every.classify([meteor]).is_meteor.all()  # an array is no still, but True judges every frame
+    # A threshold under any probability makes the detector accept everything, so the veto alone decides (the
+    # satellite veto, which would turn the dash down first, is off).
+    dash = _still(add_streak, EVEN_DASH, 6)
+    low = 1e-30
+    with Detector(threshold=low, rescue=False, satellite_veto=False) as plain:
+        accepted = plain.classify([meteor, dash, dash], stills=True)
+    assert accepted.is_meteor.all()
+    with Detector(threshold=low, satellite_veto=False) as auto:
+        res = auto.classify([meteor, dash, dash], stills=[True, True, False])
+    assert res.is_meteor.tolist() == [True, False, True]  # the dash in a video frame is not judged
+    assert res.prob[0] == accepted.prob[0]
+    assert res.prob[1] == pytest.approx(0.5 * low)
     with pytest.raises(InputError, match="rescue=False or 'auto' in mode 'stack'"):
         Detector(mode="stack", rescue=True)
     with pytest.raises(InputError, match="expected rescue True, False or 'auto'"):

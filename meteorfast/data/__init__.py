@@ -20,14 +20,8 @@ SHIPPED_VERIFIERS: dict[str, Path] = {"default": MODELS / "meteorfast-lite0-veri
 ``models/MODEL_CARD.md``): the default model's is two verifiers trained behind it, merged, on a 224 px crop of the
 still at native resolution; it serves single frames."""
 PROPOSAL_NET = MODELS / "meteorfast-propose.onnx"
-"""The proposal net shipped for the rescue of stills (see :mod:`meteorfast.rescue`, :mod:`meteorfast.propose` and
-``models/MODEL_CARD.md``): one logit per 16 px cell of a 1280x720 grey still at native resolution."""
-
-
-SECOND_PROPOSAL_NET = MODELS / "meteorfast-propose-2.onnx"
-"""The rescue's second proposal net (D2: trained from a verifier's body and mined three times over on the false
-alarms of stills), the same input and output as :data:`PROPOSAL_NET`; exported so that the logit its own calibration
-put the rescue's bar at reads as 2 (``models/MODEL_CARD.md``)."""
+"""The proposal net shipped for the second opinion on stills (see :mod:`meteorfast.rescue`, :mod:`meteorfast.propose`
+and ``models/MODEL_CARD.md``): one logit per 16 px cell of a 1280x720 grey still at native resolution."""
 
 
 def proposal_net(path: Path = PROPOSAL_NET) -> Path:
