@@ -385,7 +385,9 @@ def test_cli_calibrate_stores_the_threshold_that_eval_and_the_detector_then_use(
         return json.loads(res.stdout)  # type: ignore[no-any-return]
 
     scored = evaluate.synthetic_items(8, seed=4)
-    pred = evaluate.predict(model, scored)
+    # The stills' second opinion (the proposal net's veto and rescue) acts on each side of the detector's threshold,
+    # so the predictions to score are the calibrated copy's own.
+    pred = evaluate.predict(tmp_path / "cal.onnx", scored)
     result = evaluated(tmp_path / "cal.onnx")  # eval scores at the model's own threshold
     assert result["threshold"] == pytest.approx(want, rel=0, abs=1e-7)
     assert result["confusion"] == evaluate.metrics(scored, pred, want)["confusion"]
