@@ -421,9 +421,9 @@ def test_image_folders_globs_and_16_bit_files(spot_model: Path, tmp_path: Path) 
     cv2.imwrite(str(tmp_path / "b.png"), (with_streak(sky((360, 640), 2), seg).astype(np.uint16) * 257))
     cv2.imwrite(str(tmp_path / "c.jpg"), cv2.cvtColor(sky((360, 640), 3), cv2.COLOR_GRAY2BGR))
     (tmp_path / "notes.txt").write_text("not an image")
-    # The drawn streak is an even 13 px dash, which the satellite veto judges in image files (tests/test_dash.py);
-    # here the files are read, so it is off.
-    det = Detector(spot_model, batch_size=4, threshold=0.3, satellite_veto=False)
+    # The drawn streak is an even 13 px dash, which the satellite veto (tests/test_dash.py) and the proposal net's
+    # veto (tests/test_rescue.py) judge in image files; here the files are read, so both are off.
+    det = Detector(spot_model, batch_size=4, threshold=0.3, satellite_veto=False, rescue=False)
     by_dir = list(det.stream(str(tmp_path)))
     assert [(r.source, r.index) for r in by_dir] == [(str(tmp_path), i) for i in range(3)]
     assert [r.is_meteor for r in by_dir] == [False, True, False]

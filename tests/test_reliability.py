@@ -183,9 +183,10 @@ def test_16_bit_png_and_tiff_are_scaled_like_their_8_bit_original(tmp_path: Path
     for name in ("deep.png", "deep.tif"):
         cv2.imwrite(str(tmp_path / name), frame8.astype(np.uint16) * 257)
     cv2.imwrite(str(tmp_path / "flat.png"), frame8)
-    # The veto would take the even dash for a satellite in all three (tests/test_dash.py checks that it judges the
-    # three alike); off, the probabilities compared are the model's.
-    det = Detector(spot_model, batch_size=4, satellite_veto=False)
+    # The vetoes would turn the even dash down in all three (tests/test_dash.py checks that the satellite veto judges
+    # the three alike, tests/test_rescue.py the proposal net's 16-bit still); off, the probabilities compared are
+    # the model's.
+    det = Detector(spot_model, batch_size=4, satellite_veto=False, rescue=False)
     res = {
         Path(r.source).name: r for r in det.stream([str(tmp_path / n) for n in ("deep.png", "deep.tif", "flat.png")])
     }
