@@ -148,9 +148,10 @@ def test_a_folder_of_good_and_bad_images_processes_the_good_and_reports_the_bad(
         cv2.imwrite(str(night / f"f{i}.png"), streak(sky((120, 160), i)) if i == 2 else sky((120, 160), i))
     (night / "f1b.png").write_bytes(b"")
     (night / "f3b.jpg").write_bytes(np.random.default_rng(1).bytes(3000))
-    # --no-satellite-veto: the drawn streak is an even dash, which the veto would judge in these image files.
+    # --no-satellite-veto, --no-rescue: the drawn streak is an even dash, which the satellite veto and the proposal
+    # net's veto would judge in these image files.
     out = run("detect", str(night), "--model", str(spot_model), "--json", "--out", str(tmp_path / "out"),
-              "--no-satellite-veto")  # fmt: skip
+              "--no-satellite-veto", "--no-rescue")  # fmt: skip
     assert out.returncode == 1, out.stderr
     report = json.loads(out.stdout)
     (row,) = report["sources"]
