@@ -181,7 +181,7 @@ class Rescuer:
         self.veto = veto if veto is not None else VetoRule()
         self._scanner = ProposalScanner(model, threads=threads)
 
-    def __call__(self, image: npt.NDArray[Any], prob: float = 0.0) -> Rescue | None:
+    def __call__(self, image: npt.NDArray[Any], prob: float) -> Rescue | None:
         """The still ``image`` (uint8 or uint16, ``[H, W]`` or ``[H, W, 3|4]``), to which the detector gave ``prob``
         and turned down, taken back, or None."""
         from meteorfast.cam.dash import fit_at
