@@ -25,7 +25,7 @@ import numpy.typing as npt
 from meteorfast.calibration import stored_threshold
 from meteorfast.errors import EngineMismatchError, InputError
 from meteorfast.preprocess import Preprocessor, ResizeMode
-from meteorfast.rescue import Rescuer, rescued_probability, shipped_rescuer
+from meteorfast.rescue import Rescuer, rescued_probability, shipped_rescuer, vetoed_probability
 from meteorfast.stream.events import Event, EventBuilder
 from meteorfast.stream.flicker import DEFAULT_FLICKER
 from meteorfast.stream.pipeline import Batcher, Item, Reader, SourceStats
@@ -197,9 +197,9 @@ class Detector:
       net's best cell); a detection is turned down where the detector is unsure of it and the net sees no streak
       within one cell of its point. On 12,000 fresh simulated stills (``benchmarks/RESULTS.md``, stop 50) this
       raised recall from 0.977 to 0.984 for one false positive fewer (42 in all). ``"auto"``, ``True`` and
-      ``False`` choose the frames as for ``satellite_veto``; a judged still's point is searched and walked as a
-      detection's is. It costs a scan of each judged still (about 0.15 s on one CPU for 1280x720, in windows of that
-      size for other sizes) and a fit at up to three of the net's cells where the score is near the bar.
+      ``False`` choose the frames as for ``satellite_veto``. It costs a scan of each judged still (about 0.15 s on
+      one CPU for 1280x720, in windows of that size for other sizes) and a fit at up to three of the net's cells
+      where the score is near the bar.
     """
 
     def __init__(
@@ -676,12 +676,9 @@ class Detector:
         final = prob[best_idx]
         spec = self._verify_spec
         band = in_band(final, spec) if spec is not None else np.zeros(len(items), np.bool_)
-        # The rescue asks about the located point of a still it judges, so such a still's point is searched and
-        # walked as a detection's is, whatever the threshold makes of it: as `meteorfast eval` (search="all") does.
-        rescued = self._judged(items, self.rescue)
         if self.refine:  # points are frame pixels even for tiles, and the cell is the best tile's
             began = time.perf_counter()
-            cx, cy, weight = self._candidates(prob, px, py, cams, fine, geo, best_idx, (in_h, in_w), band | rescued)
+            cx, cy, weight = self._candidates(prob, px, py, cams, fine, geo, best_idx, (in_h, in_w), band)
             px, py = refine_points([it.image for it in items], cx, cy, geo[best_idx, :2] * cell_in, weight=weight)
             self.times.add("refine", time.perf_counter() - began, len(items))
         if spec is not None and band.any():  # the second look, at the point the search settled on
@@ -691,7 +688,7 @@ class Detector:
             final = combine(final, second, spec)
         if self.refine:  # after the second look, whose crops are centred as in its training
             began = time.perf_counter()
-            walk = np.flatnonzero((final >= self.threshold) | (self.search == "all") | rescued)
+            walk = np.flatnonzero((final >= self.threshold) | (self.search == "all"))
             if walk.size:
                 px[walk], py[walk] = brightest_on_streak([items[int(i)].image for i in walk], px[walk], py[walk])
             self.times.add("refine", time.perf_counter() - began, 0)
@@ -701,8 +698,9 @@ class Detector:
         judged = self._judged(items, self.star_veto)
         if judged.any():
             final = self._veto_stars(items, final, px, py, judged)
-        if rescued.any():
-            final = self._second_opinion(items, final, px, py, rescued)
+        judged = self._judged(items, self.rescue)
+        if judged.any():  # after the vetoes, on the point the walk settled on
+            final = self._second_opinion(items, final, px, py, judged)
         for i, it in enumerate(items):
             lo, hi = int(bounds[i]), int(bounds[i + 1])
             b = best_idx[i]
@@ -733,8 +731,6 @@ class Detector:
         :func:`~meteorfast.rescue.vetoed_probability`; a still turned down that it takes back raised to its
         :func:`~meteorfast.rescue.rescued_probability`, and its point ``(px, py)`` (frame pixels, float32 [M],
         updated in place) moved to the streak it found."""
-        from meteorfast.rescue import vetoed_probability
-
         began = time.perf_counter()
         with self._rescuer_lock:
             if self._rescuer is None:
@@ -812,14 +808,13 @@ class Detector:
     def _candidates(
         self, prob: npt.NDArray[np.float32], px: npt.NDArray[np.float32], py: npt.NDArray[np.float32],
         cams: npt.NDArray[np.float32], fine: npt.NDArray[np.float32], geo: npt.NDArray[np.float32],
-        best_idx: list[int], input_size: tuple[int, int], searched: npt.NDArray[np.bool_],
+        best_idx: list[int], input_size: tuple[int, int], verified: npt.NDArray[np.bool_],
     ) -> tuple[npt.NDArray[np.float32], ...]:  # fmt: skip
         """The points :func:`~meteorfast.cam.refine.refine_points` chooses from, ``x, y, weight: float32
         [items, candidates]``: the located point alone for an item that is not searched; for one that is (a
-        detection, an item ``searched`` (bool [items]: one the verifier will look at, or a still the rescue judges),
-        or any with ``search="all"``), the fused-map peaks of its best tile, weighted by their values. (Peaks of
-        every detected tile were tried on the MeteorFinder frames: one more meteor found in its box, one lost, as
-        other tiles hold star trails.)"""
+        detection, an item the verifier will look at (``verified``, bool [items]), or any with ``search="all"``),
+        the fused-map peaks of its best tile, weighted by their values. (Peaks of every detected tile were tried on
+        the MeteorFinder frames: one more meteor found in its box, one lost, as other tiles hold star trails.)"""
         from meteorfast.cam.refine import fused_peaks
 
         n, k = len(best_idx), self.candidates
@@ -827,7 +822,7 @@ class Detector:
         cy = np.full((n, k), np.nan, np.float32)
         weight = np.zeros((n, k), np.float32)
         cx[:, 0], cy[:, 0], weight[:, 0] = px, py, 1.0
-        search = [i for i, b in enumerate(best_idx) if self.search == "all" or prob[b] >= self.threshold or searched[i]]
+        search = [i for i, b in enumerate(best_idx) if self.search == "all" or prob[b] >= self.threshold or verified[i]]
         if k > 1 and search:
             rows = [best_idx[i] for i in search]
             cx[search], cy[search], weight[search] = fused_peaks(cams[rows], fine[rows], geo[rows], input_size, k)
