@@ -24,16 +24,16 @@ PROPOSAL_NET = MODELS / "meteorfast-propose.onnx"
 and ``models/MODEL_CARD.md``): one logit per 16 px cell of a 1280x720 grey still at native resolution."""
 
 
-def proposal_net(path: Path = PROPOSAL_NET) -> Path:
-    """``path`` (by default the shipped proposal net, :data:`PROPOSAL_NET`), checked to be installed."""
+def proposal_net() -> Path:
+    """The path of the shipped proposal net (:data:`PROPOSAL_NET`)."""
     from meteorfast.errors import InputError
 
-    if not path.is_file():
+    if not PROPOSAL_NET.is_file():
         raise InputError(
-            f"rescue: expected the shipped proposal net at {path}, which this install lacks; reinstall "
+            f"rescue: expected the shipped proposal net at {PROPOSAL_NET}, which this install lacks; reinstall "
             "meteorfast, or pass rescue=False (--no-rescue) to run without it"
         )
-    return path
+    return PROPOSAL_NET
 
 
 def shipped_model(name: str = "default") -> Path:
@@ -43,7 +43,7 @@ def shipped_model(name: str = "default") -> Path:
     if name not in SHIPPED_MODELS:
         raise InputError(f"model: expected a shipped model's name ({', '.join(SHIPPED_MODELS)}), got {name!r}")
     path = SHIPPED_MODELS[name]
-    if not path.is_file():
+    if not PROPOSAL_NET.is_file():
         raise InputError(
             f"model: expected the shipped model at {path}, which this install lacks; pass --model PATH "
             "(an .onnx from `meteorfast export` or `meteorfast train`)"
