@@ -602,8 +602,9 @@ STAR_VETO_HELP = (
 RESCUE_HELP = (
     "a second opinion from the shipped proposal net, weighed with the detector's own logit: take back frames the "
     "detector turns down where the net's best cell (and the dash fit there) is sure of a streak, and turn down "
-    "unsure detections where the net sees no streak at the point (frame mode; a native-resolution scan, about 0.15 s "
-    "per 1280x720 frame). Default: on stills (image files) only; --rescue: on every frame; --no-rescue: on none"
+    "unsure detections where the net sees no streak at the point (frame mode; a native-resolution scan, about 0.23 s "
+    "per 1280x720 frame on one thread). Default: on stills (image files) only; --rescue: on every frame; "
+    "--no-rescue: on none"
 )
 
 

@@ -197,9 +197,9 @@ class Detector:
       net's best cell); a detection is turned down where the detector is unsure of it and the net sees no streak
       within one cell of its point. On 12,000 fresh simulated stills (``benchmarks/RESULTS.md``, stop 50) this
       raised recall from 0.977 to 0.984 for one false positive fewer (42 in all). ``"auto"``, ``True`` and
-      ``False`` choose the frames as for ``satellite_veto``. It costs a scan of each judged still (about 0.15 s on
-      one CPU for 1280x720, in windows of that size for other sizes) and a fit at up to three of the net's cells
-      where the score is near the bar.
+      ``False`` choose the frames as for ``satellite_veto``. It costs a scan of each judged still (about 0.23 s on
+      one CPU thread for 1280x720, in windows of that size for other sizes) and a fit at up to three of the net's
+      cells where the score is near the bar.
     """
 
     def __init__(
