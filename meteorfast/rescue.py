@@ -34,6 +34,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+# The net's veto turns a detection down as the star veto does: to half of min(prob, threshold).
+from meteorfast.cam.stars import vetoed_probability
 from meteorfast.errors import InputError
 
 # A probability's logit is taken of it clipped here, so that 0 and 1 have one.
@@ -59,10 +61,10 @@ class RescueRule:
     """Take back a still the detector turned down when ``best + weight * lp + fit_bonus * fitted >= bar``.
 
     ``best`` is the net's best cell logit (a still where no cell reaches ``floor`` is never taken: there is nowhere to
-    put its point); ``lp`` the logit of the detector's
-    probability, clipped to ``clip``; ``fitted`` whether any of the net's ``cells`` best cells (at least ``apart``
-    cells apart, logit ``floor`` or more) passes the dash fit: a streak of 160 px or less walked there, the meteor
-    model fitting it at least as well as the dash (``delta <= 0``)."""
+    put its point); ``lp`` the logit of the detector's probability, clipped to ``clip``; ``fitted`` whether any of
+    the net's ``cells`` best cells (at least ``apart`` cells apart, logit ``floor`` or more) passes the dash fit: a
+    streak of 160 px or less walked there, the meteor model fitting it at least as well as the dash (``delta <=
+    0``)."""
 
     bar: float = 2.5
     weight: float = 0.25
@@ -141,12 +143,6 @@ def rescued_probability(threshold: float, score: float, bar: float) -> float:
     return float(threshold + (1.0 - threshold) * min(max(share, 0.0), 1.0))
 
 
-def vetoed_probability(prob: float, threshold: float) -> float:
-    """A vetoed detection's probability: half of ``min(prob, threshold)``, under the threshold and in the same order
-    as before."""
-    return 0.5 * min(prob, threshold)
-
-
 def shipped_rescuer(threads: int | None = None) -> Rescuer:
     """The second opinion :class:`~meteorfast.detector.Detector` asks: the shipped proposal net under
     :class:`RescueRule`'s and :class:`VetoRule`'s defaults."""
@@ -193,9 +189,11 @@ class Rescuer:
         proposals = self._scanner.scan(grey, rule.cells, rule.apart)
         cells = [(logit, pt) for (_, _, logit), pt in zip(proposals.cells, proposals.points, strict=True)
                  if logit >= rule.floor]  # fmt: skip
-        base = rule.base(cells[0][0] if cells else 0.0, prob)
-        if not cells or base + rule.fit_bonus < rule.bar:
-            return None  # a cell is needed for the point, and no fit could lift the score to the bar
+        if not cells:
+            return None  # a cell is needed for the point
+        base = rule.base(cells[0][0], prob)
+        if base + rule.fit_bonus < rule.bar:
+            return None  # no fit could lift the score to the bar
 
         def fitted(cx: float, cy: float) -> tuple[float, float, float | None]:
             rx, ry = refine_points([grey], [cx], [cy], [float(CELL), float(CELL)])
