@@ -7,7 +7,9 @@ negative kind is drawn alone (``meteorfast.synth.sample(n, seed + j, kinds=(kind
 eval`` runs it on stills (the veto on). The detector's stills turned down then go through the rescue exactly as
 :class:`~meteorfast.detector.Detector` would send them (no mask here), and its detections through the net's veto,
 so that the rate is given both without that second opinion and with it (the default). Each rate comes with its 95 %
-Wilson interval.
+Wilson interval. ``--kinds`` may also name a meteor kind (the j-th of ``METEOR_KINDS`` is drawn on seed ``seed +
+len(NEGATIVE_KINDS) + j``), whose "false positives" are then its detections: a quick way to read the rescue's path
+on stills the detector turns down.
 
     python benchmarks/confounder_rates.py [--per-kind 2000] [--seed 7200] [--jobs 2] [--kinds satellite,shake]
         [--json benchmarks/results/confounder_rates.json]
@@ -31,7 +33,7 @@ def one_kind(kind: str, seed: int, n: int, model: str, star_veto: bool = False) 
     ``star_veto``)."""
     from meteorfast.detector import Detector
     from meteorfast.evaluate import wilson_interval
-    from meteorfast.rescue import shipped_rescuer
+    from meteorfast.judges.proposal import shipped_rescuer
     from meteorfast.synth import sample
 
     began = time.perf_counter()
@@ -70,12 +72,15 @@ def one_kind(kind: str, seed: int, n: int, model: str, star_veto: bool = False) 
 
 def main() -> int:
     from meteorfast.io import emit_json
-    from meteorfast.synth import NEGATIVE_KINDS
+    from meteorfast.synth import METEOR_KINDS, NEGATIVE_KINDS
 
+    order = (*NEGATIVE_KINDS, *METEOR_KINDS)  # a kind's seed is seed + its place here
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--per-kind", type=int, default=2000, help="stills of each negative kind")
-    p.add_argument("--seed", type=int, default=7200, help="kind j of NEGATIVE_KINDS is drawn on seed + j")
-    p.add_argument("--kinds", default=",".join(NEGATIVE_KINDS), help="comma-separated negative kinds")
+    p.add_argument("--per-kind", type=int, default=2000, help="stills of each kind")
+    p.add_argument("--seed", type=int, default=7200, help="kind j of NEGATIVE_KINDS is drawn on seed + j, kind j of "
+                   f"METEOR_KINDS on seed + {len(NEGATIVE_KINDS)} + j")  # fmt: skip
+    p.add_argument("--kinds", default=",".join(NEGATIVE_KINDS), help="comma-separated kinds (default: the negative "
+                   "ones)")  # fmt: skip
     p.add_argument("--model", default="default")
     p.add_argument("--star-veto", action=argparse.BooleanOptionalAction, default=False,
                    help="the detector's star veto on the stills (default off, as Detector() has it)")  # fmt: skip
@@ -83,12 +88,10 @@ def main() -> int:
     p.add_argument("--json", default=None, help="write the report here (stdout without)")
     args = p.parse_args()
     kinds = [k for k in args.kinds.split(",") if k]
-    unknown = sorted(set(kinds) - set(NEGATIVE_KINDS))
+    unknown = sorted(set(kinds) - set(order))
     if unknown or args.per_kind < 1:
-        p.error(
-            f"expected kinds among {', '.join(NEGATIVE_KINDS)} and --per-kind >= 1, got {unknown} / {args.per_kind}"
-        )
-    seeds = {k: args.seed + NEGATIVE_KINDS.index(k) for k in kinds}
+        p.error(f"expected kinds among {', '.join(order)} and --per-kind >= 1, got {unknown} / {args.per_kind}")
+    seeds = {k: args.seed + order.index(k) for k in kinds}
     began = time.perf_counter()
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         futures = {k: pool.submit(one_kind, k, seeds[k], args.per_kind, args.model, args.star_veto) for k in kinds}

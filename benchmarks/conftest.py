@@ -1,3 +1,9 @@
+"""Fixtures of the pytest-benchmark suites (test_bench_kernels.py, test_bench_pipeline.py), and the post-processing
+load that kernel_ratios.py shares with them.
+
+    pytest benchmarks --benchmark-enable --benchmark-json benchmarks/results/pytest-benchmark.json
+"""
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,7 +17,8 @@ GEOMETRY = np.tile(np.array([1, 1, 0, 0], np.float32), (N, 1))
 
 @pytest.fixture(scope="session")
 def cam_batch() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The issue's post-processing load: N=64, K=1280, 7x7 features, 112x112 first-layer maps."""
+    """The post-processing load the kernels are measured on: N=64, K=1280, 7x7 features, 112x112 first-layer
+    maps."""
     rng = np.random.default_rng(0)
     feat = np.maximum(rng.standard_normal((N, K, H, W)), 0).astype(np.float32)
     grad = (rng.standard_normal((N, K, H, W)) * 1e-3).astype(np.float32)

@@ -1,12 +1,14 @@
 """A model on real data it was never trained on: ../shared/realdata and the bundled GMN clip.
 
     python benchmarks/eval_real.py [--model M] [--verifier V] [--tta] [--json benchmarks/results/eval_real.json]
+        [--meteorfinder DIR | --meteorfinder none] [--no-gmn] [--threshold T]
 
 * MeteorFinder: 22 DSLR frames (2880x1920), boxes inpainted first, run as native-resolution tiles 224 px high
   (overlap 32). Reports how many meteors are detected, and how many located points fall inside their box (8 px
   margin). For each detected point outside its boxes it reports how far it is from the nearest box, and from the
   nearest line of a meteor inside a box (fitted through the box's pixels 6 noise sigmas above its median): a
-  burned-in box need not enclose the whole streak.
+  burned-in box need not enclose the whole streak. ``--meteorfinder DIR`` reads the ``*.JPG`` frames of another
+  directory (default: ``../shared/realdata/meteorfinder/MeterosOutput`` where it exists; ``none`` skips them).
 * GMN clip CZ0003 (201 frames; the meteor is visible in frames 39-148, see meteorfast.datasets.SAMPLE_STREAK):
   - frame mode: event frames detected and located on the streak (within 8 px), false positives among the quiet
     frames (before 35 and after 152; the fuzzy edges are left out);
@@ -16,13 +18,14 @@
 ``--tta`` averages each probability over the input and its mirror images in the MeteorFinder tiles and the single
 frames (the best tile, and so the point, can change); the stacks run as the detector runs them live, without.
 ``--verifier`` is the detector's second look (``auto``: the shipped one for the default model), which serves the
-MeteorFinder frames and the single frames; stacks have none.
+MeteorFinder frames and the single frames; stacks have none. ``--no-gmn`` leaves the GMN clip out.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -68,25 +71,25 @@ def main() -> int:
     parser.add_argument("--verifier", default="auto", help="auto, none or a verifier .onnx (stills and single frames)")
     parser.add_argument("--star-veto", action="store_true", help="the star veto on the MeteorFinder stills (off by "
                         "default, as in Detector())")  # fmt: skip
+    parser.add_argument("--meteorfinder", default=None, help="a directory of MeteorFinder-style *.JPG frames with "
+                        "burned-in boxes (default: the shared real data's; none skips them)")  # fmt: skip
+    parser.add_argument("--gmn", action=argparse.BooleanOptionalAction, default=True, help="the bundled GMN clip, "
+                        "as frames and as stacks (default on)")  # fmt: skip
     args = parser.parse_args()
 
-    from meteorfast.data import SAMPLE_VIDEO
-    from meteorfast.datasets import (
-        SAMPLE_EVENT_FRAMES,
-        SAMPLE_STREAK,
-        meteorfinder_frames,
-        sample_clip_frames,
-        shared_realdata,
-    )
+    from meteorfast.datasets import meteorfinder_frames, shared_realdata
     from meteorfast.detector import Detector
-    from meteorfast.evaluate import point_to_segment
     from meteorfast.io import emit_json
 
     result: dict[str, object] = {"model": args.model, "command": "python " + " ".join(sys.argv), "tta": args.tta,
                                  "verifier": args.verifier, "star_veto": args.star_veto}  # fmt: skip
-    root = shared_realdata()
-    if root is not None:
-        mf = meteorfinder_frames(root / "meteorfinder" / "MeterosOutput")
+    if args.meteorfinder is None:
+        root = shared_realdata()
+        mf_dir = None if root is None else root / "meteorfinder" / "MeterosOutput"
+    else:
+        mf_dir = None if args.meteorfinder == "none" else Path(args.meteorfinder)
+    if mf_dir is not None:
+        mf = meteorfinder_frames(mf_dir)
         tiled = Detector(args.model, batch_size=32, tile=(224, 32), threshold=args.threshold, tta=args.tta,
                          verifier=args.verifier, star_veto="auto" if args.star_veto else False)  # fmt: skip
         res = tiled.classify([f.image for f in mf], stills=True)  # DSLR exposures, judged by the satellite veto
@@ -109,8 +112,21 @@ def main() -> int:
             "outside_box": outside, "probs": [round(float(p), 3) for p in res.prob],
         }  # fmt: skip
     else:
-        result["meteorfinder"] = "skipped: ../shared/realdata not found"
+        result["meteorfinder"] = "skipped: ../shared/realdata not found" if args.meteorfinder is None else "skipped"
+    if args.gmn:
+        result.update(gmn(args))
+    emit_json(result, args.json)
+    return 0
 
+
+def gmn(args: argparse.Namespace) -> dict[str, object]:
+    """The bundled GMN clip as single frames and as 25-frame stacks (see the module docstring)."""
+    from meteorfast.data import SAMPLE_VIDEO
+    from meteorfast.datasets import SAMPLE_EVENT_FRAMES, SAMPLE_STREAK, sample_clip_frames
+    from meteorfast.detector import Detector
+    from meteorfast.evaluate import point_to_segment
+
+    result: dict[str, object] = {}
     first, last = SAMPLE_EVENT_FRAMES
     frames = sample_clip_frames()
     det = Detector(args.model, batch_size=32, threshold=args.threshold, tta=args.tta, verifier=args.verifier)
@@ -144,8 +160,7 @@ def main() -> int:
         "events": len(events),
         "meteor_windows_detected": sum(w.is_meteor for w in windows if not (w.end_index < first or w.index > last)),
     }
-    emit_json(result, args.json)
-    return 0
+    return result
 
 
 if __name__ == "__main__":

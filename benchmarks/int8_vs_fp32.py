@@ -1,10 +1,11 @@
 """ONNX Runtime INT8 (QDQ) against FP32 on the default backbone: speed and agreement, interleaved in one run.
 
-    python benchmarks/int8_vs_fp32.py --json benchmarks/results/int8.json
+    python benchmarks/int8_vs_fp32.py [--calib 64] [--pairs 7] --json benchmarks/results/int8.json
 
-The graph is the pretrained EfficientNet-Lite0 (ImageNet body) with a seeded random GAP head: no trained meteor
-model exists yet, so "accuracy" here is agreement with FP32 on held-out frames (real GMN frames and synthetic
-skies): probability, pooled features, the CAM and the localised position.
+The graph is the pretrained EfficientNet-Lite0 (ImageNet body) with a seeded random GAP head at 224x224, not the
+shipped meteor model, so "accuracy" here is agreement with FP32 on held-out frames (real GMN frames and synthetic
+skies): probability, pooled features, the CAM and the localised position. ``--calib`` frames calibrate the INT8
+graph; speed is FP32 against INT8 at batch 1, 8 and 32, ``--pairs`` interleaved pairs each, reported as ratios.
 """
 
 from __future__ import annotations

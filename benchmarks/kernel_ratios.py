@@ -3,7 +3,7 @@
     python benchmarks/kernel_ratios.py [--pairs 15] [--json benchmarks/results/kernels.json]
 
 Machines are noisy, so only ratios measured side by side in one process mean anything; each pair gives one ratio,
-and min / median / max are reported. The goals of the foundation issue: post-processing >= 5x, stacking >= 3x.
+and min / median / max are reported. The targets: post-processing >= 5x, stacking >= 3x.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
-"""The localisation search's cost per frame against refining the located point alone (issue 5's localisation).
+"""The localisation search's cost per frame against refining the located point alone.
 
-64 simulated 720p stills through the shipped model, both detectors in turn, three repeats; the median of the
-``refine`` and ``infer`` stage times per frame (the walk along the streak included, on the frames it serves).
-Then the walk alone (:func:`meteorfast.cam.refine.brightest_on_streak`) on the detections' points: its median time
-per point, against ``infer`` per frame. Ratios inside one run, so the machine's noise cancels.
+64 simulated 720p stills (seed 2026) through the shipped model, the two detectors alternating, three repeats; the
+median of the ``refine`` and ``infer`` stage times per frame (the walk along the streak included, on the frames it
+serves). Then the walk alone (:func:`meteorfast.analysis.streak.brightest_on_streak`) on the detections' points: its
+median time per point, against ``infer`` per frame. Ratios inside one run, so the machine's noise cancels.
 
     python benchmarks/refine_cost.py
 """
@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from meteorfast.cam.refine import brightest_on_streak
+from meteorfast.analysis.streak import brightest_on_streak
 from meteorfast.detector import Detector
 from meteorfast.evaluate import synthetic_items
 
@@ -26,7 +26,7 @@ def main() -> None:
         "search, 16 candidates (search='all')": Detector(search="all"),
     }
     for det in detectors.values():
-        det.classify(images[:8])  # warm-up: sessions, caches
+        det.classify(images[:8])  # warm-up: the runtime's first runs and caches
     times: dict[str, list[tuple[float, float]]] = {name: [] for name in detectors}
     for _ in range(3):
         for name, det in detectors.items():

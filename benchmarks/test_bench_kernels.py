@@ -1,8 +1,10 @@
-"""pytest-benchmark suite for the native kernels against the NumPy reference.
+"""pytest-benchmark suite for the native kernels against the NumPy reference: post-processing (pool, Grad-CAM and
+localisation of N=64, K=1280 7x7 features with 112x112 first-layer maps) and stacking (25 frames of 1280x720).
 
     pytest benchmarks --benchmark-enable --benchmark-json benchmarks/results/pytest-benchmark.json
 
-Ratios (the issue's goals) come from benchmarks/kernel_ratios.py, which interleaves the two in one run.
+Ratios, and the targets they are held to, come from benchmarks/kernel_ratios.py, which interleaves the two in one
+run.
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
 """What the second look costs: the shipped default model with and without its verifier, on the same stills.
 
-256 simulated 720p stills (seed 2026), each detector in turn (A B A B), five pairs; per pair the ratio of the
+256 simulated 720p stills (seed 2026), the two detectors alternating (A B A B), five pairs; per pair the ratio of the
 wall times, and for the verifier's run the share of stills it looked at and its ``verify`` stage per crop. With a
 verifier the unsure stills also get the candidate search (the crop goes where the search settles), which the
 ratio includes. Ratios inside one run, so the machine's noise cancels.
 
-    python benchmarks/verify_cost.py [--verifier V] [--json benchmarks/results/verify_cost.json]
+    python benchmarks/verify_cost.py [--frames 256] [--pairs 5] [--verifier V]
+        [--json benchmarks/results/verify_cost.json]
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def main() -> int:
     if not second.verifying:
         parser.error(f"expected a verifier, got none for --verifier {args.verifier}; pass --verifier V")
     for det in (plain, second):
-        det.classify(images[:32])  # warm-up: sessions, caches
+        det.classify(images[:32])  # warm-up: the runtime's first runs and caches
     ratios, plain_s, second_s, verified, verify_ms = [], [], [], [], []
     for _ in range(args.pairs):
         t0 = time.perf_counter()
@@ -46,8 +47,8 @@ def main() -> int:
         plain_s.append(t1 - t0)
         second_s.append(t2 - t1)
         ratios.append((t2 - t1) / (t1 - t0))
-        verified.append(second.times.items["verify"] / len(images))
-        verify_ms.append(second.times.ms_per_item()["verify"])
+        verified.append(second.times.items["second_look"] / len(images))
+        verify_ms.append(second.times.ms_per_item()["second_look"])
     result = {
         "command": "python " + " ".join(sys.argv),
         "verifier": str(second.verifier),

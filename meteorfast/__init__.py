@@ -11,8 +11,8 @@ from meteorfast._version import __version__
 from meteorfast.errors import MeteorfastError
 
 _LAZY = {
-    "Detector": "meteorfast.detector", "BatchResult": "meteorfast.detector", "FrameResult": "meteorfast.detector",
-    "Event": "meteorfast.stream.events",
+    "Detector": "meteorfast.detector", "DetectorConfig": "meteorfast.detector_config",
+    "BatchResult": "meteorfast.results", "FrameResult": "meteorfast.results", "Event": "meteorfast.stream.events",
 }  # fmt: skip
 
 
@@ -25,4 +25,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'meteorfast' has no attribute {name!r}")
 
 
-__all__ = ["BatchResult", "Detector", "Event", "FrameResult", "MeteorfastError", "__version__"]
+__all__ = ["BatchResult", "Detector", "DetectorConfig", "Event", "FrameResult", "MeteorfastError", "__version__"]

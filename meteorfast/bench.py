@@ -290,21 +290,16 @@ class PacedVideo(Source):
 
 
 def stage_ms_per_frame(det: Any) -> dict[str, float]:
-    """The detector's stage times in ms per item (frame or window), without ``tta``, which bench never runs; the
-    second look's ``verify`` is spread over every item (its own count is of crops, only the unsure items') and
-    left out when the detector has no verifier; so are the stills' stages (``veto``, ``stars``, ``rescue``), which
-    bench's video frames never run."""
-    stage = {k: v for k, v in det.times.ms_per_item().items() if k not in ("tta", "veto", "stars", "rescue")}
-    if det.verifying:
-        stage["verify"] = 1e3 * det.times.seconds["verify"] / max(det.times.items["infer"], 1)
-    else:
-        del stage["verify"]
-    return stage
+    """The detector's stage times in ms per item (frame or window), without ``tta``, which bench never runs, and
+    without the stills' judges (``satellite_veto``, ``star_veto``, ``proposal``), which bench's video frames never
+    run."""
+    skip = ("tta", "satellite_veto", "star_veto", "proposal")
+    return {k: v for k, v in det.times.ms_per_item().items() if k not in skip}
 
 
 def bench_streams(model: Path, cfg: BenchConfig, video: Path, progress: Callable[[str], None]) -> dict[str, Any]:
-    """``cfg.streams`` real-time 720p sources through :meth:`Detector.stream`: delivered fps per source, drops,
-    and lag (result time minus the time the frame, or a window's last frame, was due)."""
+    """``cfg.streams`` real-time 720p sources through :meth:`~meteorfast.detector.Detector.stream`: delivered fps
+    per source, drops, and lag (result time minus the time the frame, or a window's last frame, was due)."""
     from meteorfast.detector import Detector
 
     batch = max(cfg.batches)
@@ -315,7 +310,7 @@ def bench_streams(model: Path, cfg: BenchConfig, video: Path, progress: Callable
     lags: dict[str, list[float]] = {s.id: [] for s in sources}
     # With flicker suppression a source's first window waits, by design, for the next one (see
     # meteorfast.stream.flicker): its lag is reported on its own, not taken for falling behind.
-    held_first = cfg.mode == "stack" and det.flicker > 0
+    held_first = cfg.mode == "stack" and det.config.flicker > 0
     first_lag: dict[str, float] = {}
     by_id = {s.id: s for s in sources}
     began = time.perf_counter()

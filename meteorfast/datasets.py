@@ -26,7 +26,7 @@ class BoxedFrame:
 
     def holds(self, x: float, y: float, margin: float = 8.0) -> bool:
         """Whether the point ``(x, y)`` (frame pixels) lies in one of the boxes, widened by ``margin`` px on each
-        side (the margin issue 5's MeteorFinder target is counted with)."""
+        side (the margin the MeteorFinder target is counted with)."""
         return any(x0 - margin <= x <= x1 + margin and y0 - margin <= y <= y1 + margin for x0, y0, x1, y1 in self.boxes)
 
 
@@ -120,11 +120,11 @@ def sample_clip_frames(step: int = 1) -> list[npt.NDArray[np.uint8]]:
     return [f.image for f in VideoFileSource(SAMPLE_VIDEO) if f.index % step == 0]
 
 
-# The meteor in the bundled GMN clip, measured against the median of the 46 frames without it (0-24 and 180-200;
-# sky noise 1 DN): pixels that peak more than 20 DN above it, within 6 px of the track; the brightness-weighted
-# centroid of the pixels that peak in each frame; a total-least-squares line through those 110 centroids (RMS 0.9 px
-# across). It is visible from frame 39 to frame 148, moving down and to the left from SAMPLE_STREAK[:2] to
-# SAMPLE_STREAK[2:] (frame coordinates); a fading train stays at the end point until about frame 160. An earlier
-# measurement kept only pixels 60 DN above the stack's mean, which cut 3 frames off the start and 9 off the end.
+# The meteor in the bundled GMN clip, measured against the median of the 46 frames without it (0-24 and 180-200):
+# pixels that peak more than 20 DN above it, within 6 px of the track; the brightness-weighted centroid of the pixels
+# that peak in each frame; a total-least-squares line through those 110 centroids. It is visible from frame 39 to
+# frame 148, moving down and to the left from SAMPLE_STREAK[:2] to SAMPLE_STREAK[2:] (frame coordinates); a fading
+# train stays at the end point until about frame 160. A higher bar above the stack's mean would cut faint frames off
+# the start and the end.
 SAMPLE_EVENT_FRAMES = (39, 148)
 SAMPLE_STREAK = (1139.7, 507.7, 1037.2, 654.8)

@@ -39,7 +39,8 @@ class EvalItem:
 
 @dataclass(frozen=True)
 class Predictions:
-    """Per item: ``prob``, and the located point ``x``, ``y`` in frame pixels (float32 ``[N]`` each);
+    """Per item: ``prob``, the detector's score (what decides it: the model's probability unless a judge changed
+    it), and the located point ``x``, ``y`` in frame pixels (float32 ``[N]`` each);
     ``threshold``: the one the model (or, with one, the verifier) stores for the items' representation, else 0.5;
     ``verifier``: the second look that decided the unsure items, if any."""
 
@@ -115,17 +116,17 @@ def predict(
     With ``tile = (size, overlap)`` each frame is cut into overlapping ``size`` px tiles at native resolution; the
     frame's probability is its best tile's, and so is the point. ``refine`` moves each point to the streak within
     its first-layer cell on the frame itself, choosing among the fused map's peaks
-    (:func:`meteorfast.cam.refine.refine_points`). ``tta`` averages each probability over the input and its
+    (:func:`meteorfast.analysis.streak.refine_points`). ``tta`` averages each probability over the input and its
     mirror images (see :class:`~meteorfast.detector.Detector`). ``representation`` (``frame`` or ``stack``: what
     the items are) picks the threshold the model stores that is returned with the predictions. ``verifier`` is the
     detector's (see :mod:`meteorfast.verify`): in ``representation`` mode, the automatic one looks again at the
     frames the shipped default model is unsure of. ``satellite_veto`` turns down the detections a satellite's dash
-    explains better than a meteor (see :mod:`meteorfast.cam.dash`): ``"auto"`` on the items that are stills
+    explains better than a meteor (see :mod:`meteorfast.analysis.dash`): ``"auto"`` on the items that are stills
     (``EvalItem.still``), ``True`` on every frame, ``False`` on none. ``star_veto`` (off by default) turns down, on the
     same items, the detections shaped like the frame's stars where those are all smeared alike (see
-    :mod:`meteorfast.cam.stars`). ``rescue`` asks the proposal net for a second opinion on the same items: it takes
+    :mod:`meteorfast.analysis.stars`). ``rescue`` asks the proposal net for a second opinion on the same items: it takes
     back a still the detector turns down where the net (with the light along a streak) is sure of a meteor, and turns
-    down an unsure detection where the net sees no streak at its point (see :mod:`meteorfast.rescue`).
+    down an unsure detection where the net sees no streak at its point (see :mod:`meteorfast.judges.proposal`).
     """
     from meteorfast.detector import Detector
 
@@ -136,12 +137,12 @@ def predict(
         raise InputError(f"eval: expected representation 'frame' or 'stack', got {representation!r}")
     # The detector runs in the items' mode, so a verifier applies exactly where it would in use.
     with Detector(model, batch_size=batch, tile=tile, localize=mode, refine=refine, search="all", tta=tta,
-                  mode=representation, verifier=verifier,  # type: ignore[arg-type]
+                  mode=representation, verifier=verifier,
                   satellite_veto=satellite_veto, rescue=rescue, star_veto=star_veto) as det:  # fmt: skip
         for start in range(0, len(items), batch):
             part = items[start : start + batch]
             res = det.classify([it.image for it in part], stills=[it.still for it in part])
-            probs.append(res.prob)
+            probs.append(res.score)  # what decided each item: the metrics score the detector's decisions
             xs.append(res.x)
             ys.append(res.y)
         used = det.verifier if det.verifying else None
@@ -188,8 +189,8 @@ Z95 = 1.959963984540054  # the standard normal's 97.5th percentile
 
 def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
     """The Wilson score interval ``(low, high)`` of a proportion ``successes / n``, 95 % by default. Unlike the
-    normal approximation it stays inside [0, 1] and is not empty at 0 or n successes, which matters here: one
-    confounder of a 600-item set has about 37 items, where 0 false positives still allows a rate near 9 %."""
+    normal approximation it stays inside [0, 1] and is not empty at 0 or n successes, which matters here: a
+    confounder may hold only a few dozen items of a set, and 0 false positives of 37 still allows a rate near 9 %."""
     if not 0 <= successes <= n:
         raise InputError(f"eval: expected 0 <= successes <= n, got {successes} of {n}")
     if n == 0:

@@ -19,35 +19,20 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from meteorfast.analysis.image import grey, to_uint8
 from meteorfast.errors import InputError
 
 ResizeMode = Literal["stretch", "letterbox"]
 
 
-def to_uint8(frame: npt.NDArray[np.generic]) -> npt.NDArray[np.uint8]:
-    """uint8 as is; uint16 scaled by 255/65535 (rounded); anything else refused."""
-    if frame.dtype == np.uint8:
-        return frame  # type: ignore[return-value]
-    if frame.dtype == np.uint16:
-        return ((frame.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
-    raise InputError(
-        f"frames: expected uint8 or uint16 pixels, got {frame.dtype}; convert float images with "
-        "np.clip(img * 255, 0, 255).astype(np.uint8)"
-    )
-
-
 def _channels(frame: npt.NDArray[np.uint8], channels: int) -> npt.NDArray[np.uint8]:
-    import cv2
 
     if frame.ndim == 3 and frame.shape[2] == 1:
         frame = frame[:, :, 0]
     if frame.ndim == 2:
         return frame if channels == 1 else np.repeat(frame[:, :, None], 3, axis=2)
     if frame.ndim == 3 and frame.shape[2] in (3, 4):
-        if channels == 1:
-            code = cv2.COLOR_BGR2GRAY if frame.shape[2] == 3 else cv2.COLOR_BGRA2GRAY
-            return np.asarray(cv2.cvtColor(frame, code), np.uint8)
-        return frame[:, :, :3]
+        return np.asarray(grey(frame), np.uint8) if channels == 1 else frame[:, :, :3]
     raise InputError(f"frames: expected [H,W], [H,W,1], [H,W,3] (BGR) or [H,W,4] (BGRA), got shape {frame.shape}")
 
 

@@ -69,7 +69,7 @@ def soak(
         clips = [_clip(work / f"cam{i}.mp4", 1000 + i, 50) for i in range(sources)]
         cams = [PacedVideo(c, fps, seconds, f"cam{i}") for i, c in enumerate(clips)]
         writer = OutputWriter(work / "out", overlays=True)
-        det = Detector(model, batch_size=batch, mode=mode)  # type: ignore[arg-type]
+        det = Detector(model, batch_size=batch, mode=mode)
         det.open()
         began = time.perf_counter()
 
@@ -96,8 +96,8 @@ def soak(
     after = rss[t >= warm]
     if after.size < 4:
         raise InputError(f"soak: expected at least 4 RSS samples after a {warm:g} s warm-up; run longer")
-    # RSS breathes by ~100 MiB as the allocator hands memory back and takes it again, so a trend is judged on
-    # peaks: a leak raises the second half's peak above the first half's.
+    # RSS breathes as the allocator hands memory back and takes it again, so a trend is judged on peaks: a leak
+    # raises the second half's peak above the first half's.
     first, second = after[: after.size // 2], after[after.size // 2 :]
     counts: dict[str, int] = {}
     for ev in events:

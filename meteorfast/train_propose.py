@@ -1,4 +1,5 @@
-"""Training the proposal net (:mod:`meteorfast.propose`; needs the ``[train]`` extra), which the rescue of stills runs.
+"""Training the proposal net (:mod:`meteorfast.proposals`; needs the ``[train]`` extra), which the stills' second
+opinion runs.
 
 The net is the first five stages of EfficientNet-Lite0 (stride 16, 112 channels) with a small head (3x3 conv to 64
 channels, BN, ReLU, 1x1 conv to one logit per cell), run fully convolutionally. It trains on :data:`CROP` px crops
@@ -36,7 +37,56 @@ import numpy.typing as npt
 
 from meteorfast.errors import InputError, MeteorfastError
 from meteorfast.io import atomic_write_bytes
-from meteorfast.propose import CELL, CROP, EXPORT_BAR, ProposalScanner, best_cells, cell_labels
+from meteorfast.proposals import CELL, CROP, EXPORT_BAR, ProposalScanner, best_cells
+
+# A cell is a meteor cell when its centre lies within this distance of the streak (half a cell's diagonal, so a
+# streak through a cell anywhere marks it), and left out of the loss up to IGNORE_PX, where the streak's Gaussian
+# profile and the net's receptive field blur the boundary.
+POSITIVE_PX = 11.5
+IGNORE_PX = 24.0
+# Label values of :func:`cell_labels`.
+POSITIVE, BACKGROUND, IGNORE = 1.0, 0.0, -1.0
+
+Segment = tuple[float, float, float, float]
+
+
+def cell_centres(rows: int, cols: int, origin: tuple[float, float] = (0.0, 0.0)) -> tuple[
+    npt.NDArray[np.float64], npt.NDArray[np.float64]
+]:  # fmt: skip
+    """Frame coordinates ``(x, y)`` of the centres of a ``rows x cols`` cell grid whose top-left pixel is at
+    ``origin`` ``(x0, y0)``: two ``float64 [rows, cols]`` arrays. Cell ``(i, j)`` covers pixels
+    ``[16j, 16j+16) x [16i, 16i+16)``, so its centre is ``(16j + 8, 16i + 8)`` (a 320 px crop's centres are then
+    symmetric about its middle, and its labels turn with it by 90 degrees)."""
+    ys, xs = np.mgrid[0:rows, 0:cols].astype(np.float64)
+    return xs * CELL + CELL / 2 + origin[0], ys * CELL + CELL / 2 + origin[1]
+
+
+def distance_to_segments(
+    x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], segments: Sequence[Segment]
+) -> npt.NDArray[np.float64]:
+    """Distance from each point ``(x, y)`` (arrays of one shape) to the nearest of ``segments`` ``(x0, y0, x1, y1)``:
+    ``float64``, the shape of ``x``; ``inf`` where there are no segments."""
+    best = np.full(x.shape, np.inf)
+    for x0, y0, x1, y1 in segments:
+        dx, dy = x1 - x0, y1 - y0
+        length2 = dx * dx + dy * dy
+        t = np.zeros_like(x) if length2 == 0 else np.clip(((x - x0) * dx + (y - y0) * dy) / length2, 0.0, 1.0)
+        best = np.minimum(best, np.hypot(x - (x0 + t * dx), y - (y0 + t * dy)))
+    return best
+
+
+def cell_labels(
+    rows: int, cols: int, segments: Sequence[Segment], origin: tuple[float, float] = (0.0, 0.0)
+) -> npt.NDArray[np.float32]:
+    """The training target of a ``rows x cols`` cell grid at ``origin`` (frame px, see :func:`cell_centres`):
+    ``float32 [rows, cols]``, :data:`POSITIVE` within :data:`POSITIVE_PX` of a streak, :data:`IGNORE` up to
+    :data:`IGNORE_PX`, :data:`BACKGROUND` beyond (everywhere for a negative, ``segments`` empty)."""
+    d = distance_to_segments(*cell_centres(rows, cols, origin), segments)
+    out = np.full((rows, cols), BACKGROUND, np.float32)
+    out[d < IGNORE_PX] = IGNORE
+    out[d < POSITIVE_PX] = POSITIVE
+    return out
+
 
 METEOR_OFFSET_PX = 120
 # Meteors of 25-200 px (on a 720 px high still) in a share of the draws: the short ones the first look misses.
@@ -126,7 +176,7 @@ def build(init: str | Path | None = None, tiny: bool = False) -> Any:
 
 def set_bar(net: Any, bar: float) -> Any:
     """Shift ``net``'s logit bias by ``EXPORT_BAR - bar`` (in place; returned), so that a cell the net scored
-    ``bar`` reads as :data:`~meteorfast.propose.EXPORT_BAR`, the units the rescue's rules are written in.
+    ``bar`` reads as :data:`~meteorfast.proposals.EXPORT_BAR`, the units the rescue's rules are written in.
     The ranking of cells is untouched."""
     import torch
 
@@ -300,7 +350,7 @@ def train(cfg: ProposeConfig, out_dir: str | Path, init: str | Path | None = Non
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     state_path = out / "state.pt"
-    # NHWC runs the depthwise convolutions ~1.5x faster on CPU (measured: 1.2 against 1.9 s per batch of 16).
+    # NHWC runs the depthwise convolutions faster on CPU.
     net = build(init, tiny=tiny).to(memory_format=torch.channels_last)
     ema = copy.deepcopy(net)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -358,9 +408,9 @@ def mine(model: str | Path, seed: int, n_stills: int, out: str | Path, *, per_st
     :data:`CROP` px crop around each still's ``per_still`` best cells (at least 7 cells apart), the cell up to
     :data:`METEOR_OFFSET_PX` off the crop's centre. Writes and returns the :class:`Bank`.
 
-    ``trailed_stars`` (None: the simulator's share) sets :attr:`SimConfig.trailed_stars` of the stills mined: a
-    net that fires on one of a long exposure's parallel star trails, which its crop cannot tell from a meteor, is
-    shown those skies by mining them at 1.0."""
+    ``trailed_stars`` (None: the simulator's share) sets :attr:`~meteorfast.synth.SimConfig.trailed_stars` of the
+    stills mined: a net that fires on one of a long exposure's parallel star trails, which its crop cannot tell from
+    a meteor, is shown those skies by mining them at 1.0."""
     from meteorfast.stream import prefetch
     from meteorfast.synth import SimConfig, sample
 

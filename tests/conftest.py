@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-import importlib.util
+import json
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
+from typing import Any
 
 import numpy as np
 import pytest
@@ -26,23 +27,23 @@ def realdata() -> Path:
 
 
 @pytest.fixture(scope="session")
-def benchmark_script() -> Callable[[str], ModuleType]:
-    """Loads ``benchmarks/NAME.py`` as module ``NAME`` (registered in ``sys.modules``, where a dataclass of the
-    script looks its module up); skips where the source checkout's ``benchmarks/`` is absent."""
+def run_benchmark(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., dict[str, Any]]:
+    """Runs ``benchmarks/NAME.py ARGS...`` as a program, with the interpreter running the tests, from the checkout's
+    root, and returns the JSON report it writes with ``--json``; skips where the source checkout's ``benchmarks/``
+    is absent. Tests never import a benchmark script."""
 
-    def load(name: str) -> ModuleType:
-        path = REPO / "benchmarks" / f"{name}.py"
-        if not path.is_file():
-            pytest.skip("needs the source checkout (benchmarks/)")
-        spec = importlib.util.spec_from_file_location(name, path)
-        if spec is None or spec.loader is None:
-            raise ImportError(f"cannot load {path} as a module")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-        return module
+    def run(name: str, *args: str, timeout: float = 300) -> dict[str, Any]:
+        script = REPO / "benchmarks" / f"{name}.py"
+        if not script.is_file():
+            pytest.skip(f"needs the source checkout's benchmarks/ ({script} is absent)")
+        out = tmp_path_factory.mktemp(name) / "report.json"
+        done = subprocess.run([sys.executable, str(script), *args, "--json", str(out)], cwd=REPO,
+                              capture_output=True, text=True, timeout=timeout, check=False)  # fmt: skip
+        assert done.returncode == 0, f"{script.name} {' '.join(args)} exited {done.returncode}:\n{done.stderr}"
+        report: dict[str, Any] = json.loads(out.read_text())
+        return report
 
-    return load
+    return run
 
 
 @pytest.fixture

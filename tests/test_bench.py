@@ -49,7 +49,7 @@ def test_bench_json_has_every_key_with_sane_values(tiny: Path, tmp_path: Path) -
         assert key in res, key
     assert res["fps"] > 0
     assert 0 < res["p50_ms"] <= res["p99_ms"]
-    assert set(res["stage_ms"]) == {"preprocess", "infer", "cam", "post", "refine"}
+    assert set(res["stage_ms"]) == {"preprocess", "infer", "cam", "post", "refine", "walk"}
     assert all(v >= 0 for v in res["stage_ms"].values())
     assert res["stage_ms"]["infer"] > 0
     assert res["cameras_at_25fps"] == pytest.approx(res["fps"] / 25)

@@ -1,4 +1,4 @@
-"""meteorfast.cam.dash: on drawn frames, the satellite model explains an even dash (with or without a broad flare)
+"""meteorfast.analysis.dash: on drawn frames, the satellite model explains an even dash (with or without a broad flare)
 better than any meteor, a meteor's rise and fall is explained better by the meteor model, and a long streak is left
 alone; the Detector's satellite veto turns down the dash and keeps the meteor."""
 
@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from meteorfast.cam import dash
-from meteorfast.cam.dash import DashRule, Fit, fit_at, vetoed_probability
+from meteorfast.analysis import dash
+from meteorfast.analysis.dash import Fit, fit_at
 from meteorfast.errors import InputError
+from meteorfast.judges.satellite import DashRule, vetoed_probability
 
 Streak = Callable[[np.ndarray, float, float, float, float, np.ndarray], None]  # the add_streak fixture
 H, W = 360, 640
@@ -106,12 +107,15 @@ def test_the_detectors_veto_turns_down_a_dash_and_keeps_a_meteor(add_streak: Str
         kept = plain.classify(frames)
     with Detector(threshold=1e-9, satellite_veto=True) as vetoing:
         judged = vetoing.classify(frames)
-        assert vetoing.times.items["veto"] == 2
+        assert vetoing.times.items["satellite_veto"] == 2
     assert kept.is_meteor.all()
     assert not judged.is_meteor[0]  # the even dash
-    assert judged.prob[0] < 1e-9
+    assert judged.score[0] < 1e-9
+    assert judged.decided_by[0] == "satellite_veto"
+    assert judged.prob[0] == kept.prob[0]  # the model's probability stays what the model said
     assert judged.is_meteor[1]  # the meteor, at the probability the detector gave it
-    assert judged.prob[1] == kept.prob[1]
+    assert judged.score[1] == kept.score[1]
+    assert judged.decided_by[1] != "satellite_veto"
     np.testing.assert_array_equal(judged.x, kept.x)
     with Detector(threshold=1e-9, satellite_veto=True) as vetoing:  # a colour frame is judged on its grey
         colour = vetoing.classify([np.repeat(frames[0][..., None], 3, axis=2)])
@@ -123,13 +127,14 @@ def test_the_veto_is_for_stills() -> None:
 
     with pytest.raises(InputError, match="stills"):
         Detector(mode="stack", satellite_veto=True)  # and the CLI: tests/test_rescue.py, for both stills stages
-    from meteorfast.stream.pipeline import Item
+    from meteorfast.results import Item
 
     still = Item("s", 0, 0, 0, 0.0, 0.0, np.zeros((8, 8), np.uint8), np.zeros((1, 1, 8, 8), np.uint8),
                  np.zeros((1, 4), np.float32), still=True)  # fmt: skip
     # The default, "auto", judges a still in frame mode, and nothing in stack mode, where items are windows.
     for det, judged in ((Detector(), True), (Detector(mode="stack"), False), (Detector(satellite_veto=False), False)):
-        assert det._judged([still], det.satellite_veto).tolist() == [judged]
+        with det:
+            assert any(j.name == "satellite_veto" and j.applies(still) for j in det.judges) == judged
     with pytest.raises(InputError, match="True, False or 'auto'"):
         Detector(satellite_veto="yes")  # type: ignore[arg-type]
 
@@ -148,11 +153,11 @@ def test_the_automatic_veto_judges_stills_and_not_video_frames(add_streak: Strea
     assert open_source(str(tmp_path)).stills  # image files are stills; video files, cameras and arrays are not
     assert not ArraySource(frames).stills
     with Detector(threshold=1e-9) as det:  # the default, "auto"
-        assert det.satellite_veto == "auto"
+        assert det.config.satellite_veto == "auto"
         video = det.classify(frames)
-        assert det.times.items["veto"] == 0  # no frame judged
+        assert det.times.items.get("satellite_veto", 0) == 0  # no frame judged
         stills = det.classify(frames, stills=True)
-        assert det.times.items["veto"] == 2
+        assert det.times.items["satellite_veto"] == 2
         mixed = det.classify(frames, stills=[False, True])
         with pytest.raises(InputError, match="one stills flag per frame"):
             det.classify(frames, stills=[True])

@@ -5,18 +5,21 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from meteorfast.detector import Detector, tile_origins
+from meteorfast.detector import Detector
 from meteorfast.errors import EngineMismatchError, InputError
 from meteorfast.evaluate import point_to_segment
+from meteorfast.preprocess import Preprocessor
+from meteorfast.results import Item, StageTimes
 from meteorfast.stream.events import EventBuilder, TrackPoint, fit_line
-from meteorfast.stream.pipeline import Batcher, Item, Reader
+from meteorfast.stream.pipeline import Batcher, Reader
+from meteorfast.stream.prepare import Preparer, tile_origins, tile_shape
 from meteorfast.stream.sources import ArraySource, Frame
 
 
@@ -177,7 +180,9 @@ def test_tiles_take_a_wide_models_aspect_and_stay_native(wide_spot_model: Path) 
     seg = (900.5, 500.5, 912.5, 506.5)
     frame = with_streak(sky((720, 1280), 3), seg)
     det.open()
-    inputs, geo = det._prepare_image(frame)
+    preparer = Preparer(Preprocessor(det.input_size, 1), StageTimes(), tile=(224, 32),
+                        tile_hw=tile_shape((224, 32), det.input_size))  # fmt: skip
+    inputs, geo = preparer.inputs(frame)
     origins = tile_origins((720, 1280), (224, 384), 32)
     assert inputs.shape == (len(origins), 1, 224, 384)
     np.testing.assert_array_equal(geo[:, :2], 1.0)  # one input pixel is one frame pixel, both ways
@@ -228,9 +233,7 @@ def test_round_robin_batches_share_between_sources() -> None:
     readers = [Reader(ArraySource([np.zeros((2, 2), np.uint8)] * 30, source_id=s), prepare, 8, cond) for s in "abc"]
     for r in readers:
         r.start()
-    deadline = time.time() + 10
-    while any(r.queued < 8 for r in readers) and time.time() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: all(r.queued >= 8 for r in readers), "every reader to fill its queue")
     batches = iter(Batcher(readers, cond, batch_size=6, push_timeout_s=0.5))
     first, second = next(batches), next(batches)
     assert sorted(it.source for it in first) == ["a", "a", "b", "b", "c", "c"]
@@ -242,21 +245,17 @@ def test_round_robin_batches_share_between_sources() -> None:
         r.join()
 
 
-def test_a_slow_source_is_not_starved_by_a_fast_one(spot_model: Path) -> None:
-    def slow() -> Iterator[np.ndarray]:
-        for i in range(12):
-            time.sleep(0.01)
-            yield sky((120, 160), i)
+def wait_until(done: Callable[[], bool], what: str, timeout_s: float = 120.0) -> None:
+    """Poll ``done`` until it holds; the timeout only keeps a broken pipeline from hanging the run."""
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        assert time.monotonic() < deadline, f"waited {timeout_s:g} s for {what}"
+        time.sleep(0.001)
 
-    fast = ArraySource([sky((120, 160), 100 + i) for i in range(400)], source_id="fast")
-    order = [
-        r.source
-        for r in Detector(spot_model, batch_size=8, queue_depth=16).stream(
-            [fast, ArraySource(slow(), source_id="slow")]
-        )
-    ]
-    assert order.count("slow") == 12
-    assert max(i for i, s in enumerate(order) if s == "slow") < max(i for i, s in enumerate(order) if s == "fast")
+
+def wait_count(count: Callable[[], int], need: int, what: str) -> None:
+    """Wait until ``count()`` reaches ``need``."""
+    wait_until(lambda: count() >= need, what)
 
 
 class Counting:
@@ -270,6 +269,37 @@ class Counting:
         for i in range(self.n):
             self.produced += 1
             yield sky((90, 160), i)
+
+
+def test_a_slow_source_is_not_starved_by_a_fast_one(spot_model: Path) -> None:
+    """The sources are paced by each other's progress, not by the clock: the slow one yields a frame only once the
+    fast one has produced 20 more, and the fast one holds its frame 300 until the slow one has yielded all 12. Unless
+    the batcher starves the slow source, its last result comes before the fast one's last 100 frames are out."""
+    made = {"fast": 0, "slow": 0}
+
+    def fast() -> Iterator[np.ndarray]:
+        for i in range(400):
+            if i == 300:
+                wait_count(lambda: made["slow"], 12, "the slow source's last frame")
+            made["fast"] += 1
+            yield sky((90, 160), i)
+
+    def slow() -> Iterator[np.ndarray]:
+        for i in range(12):
+            wait_count(lambda: made["fast"], 20 * (i + 1), f"the fast source's frame {20 * (i + 1)}")
+            made["slow"] += 1
+            yield sky((90, 160), 1000 + i)
+
+    order = [
+        r.source
+        for r in Detector(spot_model, batch_size=8, queue_depth=16).stream(
+            [ArraySource(fast(), source_id="fast"), ArraySource(slow(), source_id="slow")]
+        )
+    ]
+    assert order.count("slow") == 12
+    assert order.count("fast") == 400
+    # after the slow source's last result, more fast ones than its queue, a batch and those in hand could hold
+    assert len(order) - 1 - max(i for i, s in enumerate(order) if s == "slow") > 400 - 300 - (16 + 8 + 2)
 
 
 def test_a_file_source_is_held_back_not_buffered_without_bound(spot_model: Path) -> None:
@@ -293,7 +323,9 @@ def test_a_late_live_source_drops_oldest_and_counts_every_drop(spot_model: Path)
     got = []
     for r in det.stream(ArraySource(frames, source_id="cam", live=True)):
         got.append(r.index)
-        time.sleep(0.01)
+        # a consumer late by counts, not by the clock: the camera runs 20 frames past each result first, more than
+        # the queue, a batch and the items in hand hold
+        wait_count(lambda: frames.produced, min(300, r.index + 20), f"the camera to pass frame {r.index + 20}")
     st = det.stats[0]
     assert st.dropped_frames > 0
     assert st.dropped_frames == st.dropped_items

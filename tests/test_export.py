@@ -57,7 +57,36 @@ def randomise(model: Any, seed: int) -> Any:
     return model
 
 
-def build(arch: str, head: str, pretrained: bool) -> Any:
+def balance_head(model: Any, x: np.ndarray) -> Any:
+    """``model`` with the meteor row of its head's last Linear layer made orthogonal to the directions in which that
+    row moves the mean over its cells of each frame of ``x``'s raw Grad-CAM (weighted sum, before the ReLU). That mean
+    is linear in the row, so afterwards it is zero on every frame: each frame's CAM takes both signs, and after the
+    ReLU has cells at zero and cells above. Random weights otherwise often give a raw CAM of one sign over the whole
+    frame, whose ReLU is all zeros or never acts: a map that any Grad-CAM, right or wrong, would match."""
+    features, _ = model.forward_features(torch.from_numpy(x))
+    a = features.detach().requires_grad_(True)
+    last = [m for m in model.head.modules() if isinstance(m, torch.nn.Linear)][-1]
+    (grad,) = torch.autograd.grad(model.head(a)[:, 1].sum(), a, create_graph=True)  # eval mode: frames independent
+    mean_cam = (grad.mean(dim=(2, 3), keepdim=True) * a).sum(dim=1).mean(dim=(1, 2))
+    basis: list[Any] = []
+    for m in mean_cam:
+        (v,) = torch.autograd.grad(m, last.weight, retain_graph=True)
+        v = v[1].detach().double()
+        for b in basis:
+            v = v - (v @ b) * b
+        if float(v.norm()) > 1e-12:
+            basis.append(v / v.norm())
+    with torch.no_grad():
+        row = last.weight[1].double()
+        for b in basis:
+            row = row - (row @ b) * b
+        last.weight[1] = row.float()
+    return model
+
+
+def build(arch: str, head: str, pretrained: bool, balance_on: np.ndarray | None = None) -> Any:
+    """The model of a case, in eval mode; ``balance_on``: frames whose Grad-CAM :func:`balance_head` makes take both
+    signs."""
     torch.manual_seed(0)
     model = create(arch, pretrained=pretrained, head=head)
     if pretrained:  # keep the ImageNet body; only the new head is random
@@ -65,14 +94,16 @@ def build(arch: str, head: str, pretrained: bool) -> Any:
             for module in model.head.modules():
                 if isinstance(module, torch.nn.BatchNorm1d):
                     module.running_var.uniform_(0.5, 2.0)
-        return model.eval()
-    return randomise(model, 1).eval()
+        model.eval()
+    else:
+        randomise(model, 1).eval()
+    return model if balance_on is None else balance_head(model, balance_on)
 
 
 @pytest.fixture(scope="module", params=CASES, ids=lambda c: f"{c[0]}-{c[1]}{'-pretrained' if c[2] else ''}")
 def exported(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any, tuple]:
     arch, head, pretrained, size = request.param
-    model = build(arch, head, pretrained)
+    model = build(arch, head, pretrained, balance_on=frames(4, size, seed=CAM_SEED))
     path = tmp_path_factory.mktemp("onnx") / f"{arch}-{head}.onnx"
     export_onnx(model, path, size)
     opts = ort.SessionOptions()
@@ -93,6 +124,7 @@ def frames(n: int, size: tuple[int, int], seed: int) -> np.ndarray:
     return img.astype(np.uint8)
 
 
+CAM_SEED = 7  # the frames the CAM is checked on, and whose CAM the head is balanced on
 EDGE = 32  # a multiple of every stem's stride, and wider than any stem's reach
 
 
@@ -170,34 +202,44 @@ def test_conv1_map_has_no_border_ridge(exported: tuple) -> None:
     np.testing.assert_allclose(got[2:-2, 2:-2], padded[2:-2, 2:-2], rtol=0, atol=1e-5 * scale + 1e-6)
 
 
-def grad_cam_with_hooks(model: Any, x: np.ndarray) -> np.ndarray:
-    """Grad-CAM as pytorch-grad-cam does it: hooks on ``cam_layer`` capture A and dlogit/dA on a real backward pass;
-    weights = mean gradient, weighted sum, ReLU, per-image min-max with eps 1e-7."""
+def grad_cam_with_hooks(model: Any, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Grad-CAM as pytorch-grad-cam does it, with torch autograd: a forward hook on ``cam_layer`` (the last conv
+    block) keeps A from the whole model's forward pass, ``torch.autograd.grad`` gives dlogit/dA; weights = mean
+    gradient, weighted sum (returned raw too), ReLU, per-image min-max with eps 1e-7."""
     store: dict[str, torch.Tensor] = {}
 
     def keep(_module: Any, _inp: Any, out: torch.Tensor) -> None:
         store["a"] = out
-        out.register_hook(lambda g: store.__setitem__("g", g))
 
     handle = model.cam_layer.register_forward_hook(keep)
     try:
         logits = model(torch.from_numpy(x))
-        model.zero_grad()
-        logits[:, 1].sum().backward()
     finally:
         handle.remove()
-    a, g = store["a"].detach().numpy(), store["g"].numpy()
-    cam = np.maximum((g.mean(axis=(2, 3))[:, :, None, None] * a).sum(axis=1), 0)
+    (grad,) = torch.autograd.grad(logits[:, 1].sum(), store["a"])
+    a, g = store["a"].detach().numpy(), grad.numpy()
+    raw = (g.mean(axis=(2, 3))[:, :, None, None] * a).sum(axis=1)
+    cam = np.maximum(raw, 0)
     cam = cam - cam.min(axis=(1, 2), keepdims=True)
-    return cam / (1e-7 + cam.max(axis=(1, 2), keepdims=True))
+    return cam / (1e-7 + cam.max(axis=(1, 2), keepdims=True)), raw
 
 
 @pytest.mark.slow
 def test_cam_from_graph_outputs_equals_autograd_grad_cam(exported: tuple) -> None:
+    """On frames with a bright streak, and maps with structure: each frame's raw CAM takes both signs, strongly
+    (its highest cell at least a tenth as far from zero as its lowest, and the reverse), so the ReLU sets some cells
+    to zero and leaves others well above it, and the map is far from flat."""
     model, session, size = exported
-    x = frames(4, size, seed=7)
+    x = frames(4, size, seed=CAM_SEED)
     got = run(session, x)
-    want = grad_cam_with_hooks(model, x)
+    want, raw = grad_cam_with_hooks(model, x)
+    for i in range(len(x)):
+        hi, lo = float(raw[i].max()), float(raw[i].min())
+        assert hi > 0.1 * -lo > 0, (i, hi, lo)
+        assert -lo > 0.1 * hi, (i, hi, lo)
+        assert (want[i] == 0).sum() >= 3, (i, want[i])  # cells the ReLU set to zero
+        assert (want[i] > 0.1).sum() >= 3, (i, want[i])  # and cells well above
+        assert want[i].std() > 0.05, i
     np.testing.assert_allclose(mc.grad_cam(got["features"], got["grad"]), want, atol=1e-4)
     np.testing.assert_allclose(mc.grad_cam(got["features"], weights=got["cam_weights"]), want, atol=1e-4)
 

@@ -14,14 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+import pytest
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import meteorfast.cam as mc
-from meteorfast.cam.refine import fused_peaks, refine_points
+from meteorfast.analysis.streak import fused_peaks, refine_points
 from meteorfast.detector import Detector
 from meteorfast.errors import MeteorfastError
+from meteorfast.preprocess import to_uint8
 from meteorfast.stream.flicker import suppress_flicker
 
 HERE = Path(__file__).resolve().parent
@@ -56,18 +58,85 @@ def frame_batches(draw: st.DrawFn) -> object:
     return draw(st.lists(any_array(max_dims=4, max_side=40), max_size=4))
 
 
-@FUZZ
-@given(frames=frame_batches(), tile=st.sampled_from([None, (16, 4)]))
-def test_classify_returns_or_raises(spot_model: Path, frames: object, tile: tuple[int, int] | None) -> None:
-    res = outcome(Detector(spot_model, batch_size=3, tile=tile).classify, frames)
-    if res is None:
-        return
-    n = len(frames)  # type: ignore[arg-type]
+@st.composite
+def valid_frame(draw: st.DrawFn, max_side: int = 40) -> np.ndarray:
+    """A frame meteorfast takes: uint8 or uint16, ``[H,W]`` or ``[H,W,1|3|4]``, any values."""
+    dtype = np.dtype(draw(st.sampled_from([np.uint8, np.uint16])))
+    shape: tuple[int, ...] = (draw(st.integers(1, max_side)), draw(st.integers(1, max_side)))
+    channels = draw(st.sampled_from([0, 1, 3, 4]))
+    return draw(hnp.arrays(dtype, (*shape, channels) if channels else shape))
+
+
+@st.composite
+def classify_inputs(draw: st.DrawFn) -> tuple[bool, Any]:
+    """``(well_formed, frames)``: three times in four frames classify must take (an array ``[N,H,W(,C)]`` or a
+    list of ragged frames), else anything :func:`frame_batches` draws."""
+    if draw(st.integers(0, 3)) == 0:
+        return False, draw(frame_batches())
+    if draw(st.booleans()):
+        first = draw(valid_frame(max_side=24))
+        rest = draw(st.lists(hnp.arrays(first.dtype, first.shape), max_size=3))
+        return True, np.stack([first, *rest])
+    return True, draw(st.lists(valid_frame(), min_size=1, max_size=4))
+
+
+def check_classified(res: Any, frames: list[np.ndarray], threshold: float) -> None:
+    """``res`` (a BatchResult of ``frames``) well formed: per-frame arrays of the right shapes and dtypes, points
+    inside their frames, probabilities in [0, 1] and no higher than the brightest pixel allows (the spot model's
+    probability is its input's brightest pixel / 255), exact on a constant frame, and ``is_meteor`` the threshold's
+    verdict (no stills stage judges video frames)."""
+    n = len(frames)
     for name in ("prob", "x", "y", "peak"):
-        assert getattr(res, name).shape == (n,)
-        assert np.isfinite(getattr(res, name)).all(), name
-    assert ((res.prob >= 0) & (res.prob <= 1)).all()
+        arr = getattr(res, name)
+        assert arr.shape == (n,), name
+        assert arr.dtype == np.float32, name
+        assert np.isfinite(arr).all(), name
+    assert res.is_meteor.shape == (n,)
+    assert res.is_meteor.dtype == np.bool_
+    assert res.cam.dtype == np.float32
+    assert res.cam.ndim == 3
     assert res.cam.shape[0] == n
+    assert ((res.cam >= 0) & (res.cam <= 1)).all()
+    assert ((res.prob >= 0) & (res.prob <= 1)).all()
+    np.testing.assert_array_equal(res.is_meteor, res.prob >= threshold)
+    for i, frame in enumerate(frames):
+        h, w = frame.shape[:2]
+        assert 0 <= res.x[i] <= w, (i, frame.shape, res.x[i])
+        assert 0 <= res.y[i] <= h, (i, frame.shape, res.y[i])
+        u8 = to_uint8(frame)
+        assert res.prob[i] * 255 <= int(u8.max()) + 1e-3, (i, res.prob[i], u8.max())
+        if u8.min() == u8.max():
+            assert res.prob[i] == pytest.approx(int(u8.max()) / 255, abs=1e-6)
+
+
+def test_classify_returns_or_raises(spot_model: Path) -> None:
+    """Every input either classifies or raises a MeteorfastError; every well-formed one classifies, with a
+    well-formed result (:func:`check_classified`), and they are a good share of the examples run."""
+    seen = {"well_formed": 0, "arbitrary": 0, "refused": 0}
+
+    @FUZZ
+    @given(drawn=classify_inputs(), tile=st.sampled_from([None, (16, 4)]))
+    def run(drawn: tuple[bool, Any], tile: tuple[int, int] | None) -> None:
+        well_formed, frames = drawn
+        det = Detector(spot_model, batch_size=3, tile=tile)
+        if well_formed:
+            event("well-formed input")
+            seen["well_formed"] += 1
+            check_classified(det.classify(frames), [np.asarray(f) for f in frames], det.threshold)
+            return
+        event("arbitrary input")
+        seen["arbitrary"] += 1
+        res = outcome(det.classify, frames)
+        if res is None:
+            seen["refused"] += 1
+            return
+        check_classified(res, [np.asarray(f) for f in frames], det.threshold)
+
+    run()
+    total = sum(seen[k] for k in ("well_formed", "arbitrary"))
+    assert total >= FUZZ.max_examples // 2, seen
+    assert seen["well_formed"] >= total // 2, seen  # three in four are drawn well formed
+    assert seen["refused"] > 0, seen  # and the arbitrary ones reach the refusals
 
 
 @FUZZ

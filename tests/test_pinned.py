@@ -116,6 +116,23 @@ def test_detect_on_the_bundled_clip_gives_the_pinned_events(mode: str, tmp_path:
         np.testing.assert_allclose(g[:, col], w[:, col], rtol=0, atol=tol, err_msg=f"frames.jsonl {name}")
 
 
+@pytest.mark.slow
+def test_eval_on_synthetic_stills_gives_the_pinned_metrics(tmp_path: Path) -> None:
+    """``meteorfast eval --synthetic 300 --seed 44444 --json``, as recorded (the 3,000-still read of the same seed is
+    recorded beside it, ``eval_synthetic_3000_44444.json``, and takes half an hour)."""
+    want = json.loads((PINNED / "eval_synthetic_300_44444.json").read_text())
+    got = _eval_300(tmp_path)
+    for key in ("model", "verifier"):  # paths of this install
+        got.pop(key), want.pop(key)
+    _same(got, want, 1e-4, "eval")
+
+
+def _eval_300(cwd: Path) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "meteorfast.cli", "eval", "--synthetic", "300", "--seed", "44444", "--json"]
+    out: dict[str, Any] = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=cwd).stdout)
+    return out
+
+
 def _same(got: Any, want: Any, tol: float, where: str) -> None:
     """``got`` equals ``want`` (JSON values): exactly, except floats within ``tol``."""
     if isinstance(want, dict):
@@ -152,6 +169,8 @@ def _record() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             got = detect_clip(mode, Path(tmp) / "out")
         (PINNED / f"detect_{mode}.json").write_text(json.dumps(got, indent=1) + "\n")
+    with tempfile.TemporaryDirectory() as tmp:
+        (PINNED / "eval_synthetic_300_44444.json").write_text(json.dumps(_eval_300(Path(tmp)), indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -12,18 +12,17 @@ import pytest
 
 from meteorfast.errors import InputError
 from meteorfast.evaluate import point_to_segment
-from meteorfast.propose import (
-    CELL,
+from meteorfast.proposals import CELL, best_cells
+from meteorfast.synth import NEGATIVE_KINDS
+from meteorfast.train_propose import (
     IGNORE,
     IGNORE_PX,
     POSITIVE,
     POSITIVE_PX,
-    best_cells,
     cell_centres,
     cell_labels,
     distance_to_segments,
 )
-from meteorfast.synth import NEGATIVE_KINDS
 
 
 def test_distance_to_segments_matches_the_per_point_reference() -> None:
@@ -159,7 +158,7 @@ def test_training_resumes_where_it_stopped(run: tuple[Path, list[str]]) -> None:
 def test_the_exported_net_matches_torch_and_mines_its_best_cells(
     run: tuple[Path, list[str]], exported: Path, tmp_path: Path
 ) -> None:
-    from meteorfast.propose import ProposalScanner
+    from meteorfast.proposals import ProposalScanner
     from meteorfast.synth import SimConfig, sample
 
     out, _ = run
@@ -195,21 +194,32 @@ def test_the_exported_net_matches_torch_and_mines_its_best_cells(
         assert variants & crops
 
 
-def test_the_committed_weights_load_into_the_net() -> None:
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "models" / "meteorfast-propose.pt"
+def test_the_checkpoint_in_the_checkout_is_the_shipped_proposal_net() -> None:
+    """benchmarks/models/meteorfast-propose-d2-r3.pt (for ``train_propose train --init``) holds the shipped net's
+    weights: exported at its bar, they give the shipped graph's logits."""
+    import onnxruntime as ort
+
+    from meteorfast.data import PROPOSAL_NET
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "models" / "meteorfast-propose-d2-r3.pt"
     if not path.is_file():
-        pytest.skip("needs the source checkout (benchmarks/models)")
+        pytest.skip(f"needs the source checkout's benchmarks/models ({path} is absent)")
     net = tp.build(path).eval()  # strict: every key of the net, none left over
+    tp.set_bar(net, 1.263)  # the bar it was exported at (models/MODEL_CARD.md)
+    session = ort.InferenceSession(str(PROPOSAL_NET), providers=["CPUExecutionProvider"])
+    (frames,) = session.get_inputs()
+    x = np.random.default_rng(5).integers(0, 256, frames.shape, dtype=np.uint8)
+    got = session.run(["logits"], {frames.name: x})[0]
     with torch.no_grad():
-        out = net(torch.zeros((1, 1, 320, 320), dtype=torch.uint8))
-    assert out.shape == (1, 1, 20, 20)
-    assert torch.isfinite(out).all()
+        want = net(torch.from_numpy(x)).numpy()
+    assert got.shape == (1, 1, frames.shape[2] // CELL, frames.shape[3] // CELL)
+    np.testing.assert_allclose(got, want, atol=1e-4)
 
 
 def test_a_bar_shifts_every_logit_so_it_reads_as_the_rescues_and_keeps_the_ranking(
     run: tuple[Path, list[str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from meteorfast.propose import EXPORT_BAR
+    from meteorfast.proposals import EXPORT_BAR
 
     out, _ = run
     x = torch.randint(0, 255, (1, 1, 64, 96), dtype=torch.uint8)
@@ -228,7 +238,7 @@ def test_a_bar_shifts_every_logit_so_it_reads_as_the_rescues_and_keeps_the_ranki
 def test_mining_can_ask_for_trailed_skies_and_weights_kinds(
     exported: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from meteorfast.propose import ProposalScanner
+    from meteorfast.proposals import ProposalScanner
     from meteorfast.synth import SimConfig, sample
 
     only_clean = (("clean", 1e9),)

@@ -50,7 +50,7 @@ def test_timestamps_and_indices_are_consecutive(realdata: Path) -> None:
 
 
 def test_shipped_model_finds_the_meteorfinder_meteors_inside_their_boxes(realdata: Path) -> None:
-    """Issue 5's target on the 22 MeteorFinder DSLR frames (boxes inpainted first): at least 20 detected with the
+    """The target on the 22 MeteorFinder DSLR frames (boxes inpainted first): at least 20 detected with the
     located point inside the burned-in box (8 px margin, as benchmarks/eval_real.py counts), by the shipped default
     model and its second look on native-resolution tiles."""
     from meteorfast.datasets import meteorfinder_frames
@@ -60,7 +60,7 @@ def test_shipped_model_finds_the_meteorfinder_meteors_inside_their_boxes(realdat
     assert len(frames) == 22
     with Detector(tile=(224, 32), batch_size=32) as det:
         res = det.classify([f.image for f in frames], stills=True)  # DSLR exposures: the satellite veto judges them
-        judged = det.times.items["veto"]
+        judged = det.times.items["satellite_veto"]
     assert judged >= int(res.is_meteor.sum())  # every detection was judged, and any vetoed is no longer one
     inside = [bool(res.is_meteor[i]) and f.holds(float(res.x[i]), float(res.y[i])) for i, f in enumerate(frames)]
     assert int(res.is_meteor.sum()) >= 20

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
 
-from meteorfast.cam.refine import _line_support, brightest_on_streak, refine_points
+from meteorfast.analysis.streak import _line_support, brightest_on_streak, refine_points
 from meteorfast.errors import InputError
 from meteorfast.evaluate import point_to_segment
 
@@ -157,7 +159,7 @@ def fused_peaks_reference(cam: np.ndarray, fmap: np.ndarray, k: int, floor: floa
 
 @pytest.mark.parametrize("seed", range(4))
 def test_fused_peaks_against_loops(seed: int) -> None:
-    from meteorfast.cam.refine import fused_peaks
+    from meteorfast.analysis.streak import fused_peaks
 
     rng = np.random.default_rng(seed)
     n, k = 3, 6
@@ -310,7 +312,7 @@ def test_a_frame_with_no_line_near_its_candidates_searches_wider_windows() -> No
 @pytest.mark.parametrize("n", [1, 2, 3, 10, 11, 3480, 3481])
 def test_the_search_windows_median_is_numpys(n: int) -> None:
     """The search's median is ``np.median``'s value exactly, for odd and even counts, in any array shape."""
-    from meteorfast.cam.refine import _median
+    from meteorfast.analysis.streak import _median
 
     rng = np.random.default_rng(n)
     for _ in range(10):
@@ -405,3 +407,16 @@ def test_walk_on_colour_uint16_and_bad_arguments() -> None:
         brightest_on_streak([grey], [1.0, 2.0], [1.0])
     with pytest.raises(InputError, match="start_snr >= floor_snr"):
         brightest_on_streak([grey], [1.0], [1.0], start_snr=2.0, floor_snr=3.0)
+
+
+def test_the_walk_keeps_the_point_inside_the_frame(spot_model: Path) -> None:
+    """A streak along a narrow frame's edge: the walk's step across the line once put the point past the edge."""
+    from meteorfast.detector import Detector
+
+    frame = np.zeros((31, 12, 3), np.uint8)
+    frame[4, 8, 1] = 219
+    frame[5, 11, 0] = 5
+    with Detector(spot_model, batch_size=3) as det:
+        res = det.classify([frame])
+    assert 0 <= float(res.x[0]) <= 12
+    assert 0 <= float(res.y[0]) <= 31

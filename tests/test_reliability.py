@@ -410,6 +410,10 @@ def test_a_signal_stops_cleanly_and_resume_finishes(tmp_path: Path, spot_model: 
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and (not frames.exists() or frames.stat().st_size < 20000):
         time.sleep(0.05)
+    # a count, not a time: the signal comes once the run has written some 100 frame records, however slowly
+    if not (frames.exists() and frames.stat().st_size >= 20000):
+        proc.kill()
+        pytest.fail(f"the run wrote too few frame records in 120 s; stderr: {proc.communicate()[1][-2000:]}")
     proc.send_signal(sig)
     stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 128 + int(sig), stderr

@@ -1,7 +1,8 @@
-"""meteorfast.rescue and the proposal net's scan of any still: the windows cover the still, the scan of a still of
-any size is the highest logit over its windows, a drawn faint meteor is taken back and an even dash is not, the
-score is the rule's sum of the net's best cell, the detector's logit and the fit, the veto turns down a detection
-only where the net sees no streak at its point, and the Detector asks for this second opinion only where told to."""
+"""meteorfast.judges.proposal and the proposal net's scan of any still: the windows cover the still, the scan of a
+still of any size is the highest logit over its windows, a drawn faint meteor is taken back on its streak and an even
+dash or an empty sky is not, the score never falls as the detector's probability rises and the bar decides on it, the
+veto turns down a detection only where the net sees no streak at its point, and the Detector asks for this second
+opinion only where told to."""
 
 from __future__ import annotations
 
@@ -15,20 +16,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from meteorfast.analysis.image import grey_uint8
 from meteorfast.data import PROPOSAL_NET
 from meteorfast.errors import InputError
 from meteorfast.evaluate import point_to_segment
-from meteorfast.propose import CELL, ProposalScanner, window_origins
-from meteorfast.rescue import (
+from meteorfast.judges.proposal import (
     Rescue,
     Rescuer,
     RescueRule,
     VetoRule,
     detector_logit,
-    grey_uint8,
     rescued_probability,
     vetoed_probability,
 )
+from meteorfast.odds import EPS
+from meteorfast.proposals import CELL, ProposalScanner, window_origins
 
 Streak = Callable[[np.ndarray, float, float, float, float, np.ndarray], None]  # the add_streak fixture
 STILL = (720, 1280)
@@ -143,55 +145,72 @@ def test_a_faint_meteor_is_taken_back_on_its_streak_and_an_even_dash_is_not(
     assert rescuer(np.repeat(still[..., None], 3, axis=2), 0.05) == found
 
 
-def _score(scanner: ProposalScanner, still: np.ndarray, prob: float, rule: RescueRule) -> tuple[float, bool]:
-    """The specification of the rescue's score, from the scan and the fit directly: ``(score, best cell fitted)``;
-    ``-inf`` where no cell reaches the floor, as such a still has nowhere to put its point."""
-    from meteorfast.cam.dash import fit_at
-    from meteorfast.cam.refine import refine_points
-
-    proposals = scanner.scan(still, rule.cells, rule.apart)
-    pairs = zip(proposals.cells, proposals.points, strict=True)
-    cells = [(logit, pt) for (_, _, logit), pt in pairs if logit >= rule.floor]
-    p = min(max(prob, 1e-9), 1 - 1e-9)
-    lp = float(np.clip(np.log(p / (1 - p)), *rule.clip))
-    passes = []
-    for _, (cx, cy) in cells:
-        rx, ry = refine_points([still], [cx], [cy], [float(CELL), float(CELL)])
-        fit = fit_at(still, float(rx[0]), float(ry[0]))
-        passes.append(fit is not None and fit.delta is not None and fit.delta <= 0)
-    if not cells:
-        return float("-inf"), False
-    return cells[0][0] + rule.weight * lp + rule.fit_bonus * any(passes), passes[0]
+PROBS = (1e-12, 0.05, 0.3, 0.99)  # from a first look that saw nothing to one that all but accepted
 
 
-@pytest.mark.parametrize("prob", [1e-12, 0.05, 0.78])
-def test_the_rescue_takes_a_still_where_the_rules_sum_reaches_its_bar(
-    add_streak: Streak, scanner: ProposalScanner, prob: float
+def _rescue(still: np.ndarray, prob: float, rule: RescueRule) -> Rescue | None:
+    r = Rescuer(PROPOSAL_NET, rule, threads=1)
+    try:
+        return r(still, prob)
+    finally:
+        r.close()
+
+
+def test_the_rescue_takes_a_meteor_back_at_any_probability_and_an_empty_sky_under_no_bar(
+    add_streak: Streak, rescuer: Rescuer
 ) -> None:
     meteor = _still(add_streak, FAINT_METEOR, 7)
-    faint = _still(add_streak, 0.6 * FAINT_METEOR, 9)
-    dash = _still(add_streak, EVEN_DASH, 6)
-    for still in (meteor, faint, dash):
-        score, _ = _score(scanner, still, prob, RescueRule())
-        if not np.isfinite(score):
-            score = 0.0  # no cell: taken under no bar
-        # bars at, just over and just under the still's own score, with and without the fit's part in it
-        for rule in (RescueRule(bar=score), RescueRule(bar=score + 0.01), RescueRule(bar=score, fit_bonus=0.0),
-                     RescueRule(bar=score, weight=0.5)):  # fmt: skip
-            own, fitted = _score(scanner, still, prob, rule)
-            r = Rescuer(PROPOSAL_NET, rule, threads=1)
-            try:
-                found = r(still, prob)
-            finally:
-                r.close()
-            assert (found is not None) == (own >= rule.bar)
-            if found is not None:
-                assert found.bar == rule.bar
-                assert found.score >= rule.bar
-                assert found.score == pytest.approx(own) or not fitted  # another cell's fit is looked at only if needed
-                assert (found.delta is not None and found.delta <= 0) == fitted
-    # the meteor's score is carried by the net and the fit, at any probability the detector gave it
-    assert _score(scanner, meteor, prob, RescueRule())[0] >= RescueRule().bar
+    for prob in PROBS:  # however sure the first look was that there is nothing
+        found = rescuer(meteor, prob)
+        assert found is not None, prob
+        assert _off_streak(found.x, found.y) <= 3.0
+    empty = _still(add_streak, np.zeros(60), 8)
+    for prob in (1e-12, 0.99):  # no cell of an empty sky reaches the floor: nowhere to put a point, under any bar
+        assert _rescue(empty, prob, RescueRule(bar=-50.0)) is None
+
+
+def test_a_higher_probability_never_lowers_the_score_nor_undoes_a_rescue(add_streak: Streak, rescuer: Rescuer) -> None:
+    """Under a bar every score clears the rescue reports each still's score: it never falls as the detector's
+    probability rises, and rises over the sweep (the detector's logit counts); the point does not depend on the
+    probability. Under the default bar, a still taken back at one probability is taken back at every higher one, and
+    the faint meteor, which the net alone does not carry, is taken back only from some probability on."""
+    taken: dict[str, list[bool]] = {}
+    for name, light, seed in (("meteor", FAINT_METEOR, 7), ("faint", 0.6 * FAINT_METEOR, 9)):
+        still = _still(add_streak, light, seed)
+        reported = [_rescue(still, p, RescueRule(bar=-50.0)) for p in PROBS]
+        assert all(r is not None for r in reported), name
+        scores = [r.score for r in reported if r is not None]
+        assert all(b >= a for a, b in itertools.pairwise(scores)), (name, scores)
+        assert scores[-1] > scores[0], (name, scores)
+        assert len({(r.x, r.y) for r in reported if r is not None}) == 1, name
+        taken[name] = [rescuer(still, p) is not None for p in PROBS]
+        assert taken[name] == sorted(taken[name]), (name, taken[name])  # False..., then True...
+    assert all(taken["meteor"])
+    assert not taken["faint"][0]
+    assert taken["faint"][-1]
+
+
+def test_the_bar_decides_on_the_score_the_rescue_reports(add_streak: Streak) -> None:
+    """The meteor's score, read under a bar every score clears, does not depend on the bar: bars at and under it take
+    the still back with that score, bars over it do not; a fit that passes never lowers the score."""
+    meteor = _still(add_streak, FAINT_METEOR, 7)
+    prob = 0.05
+    reported = _rescue(meteor, prob, RescueRule(bar=-50.0))
+    assert reported is not None
+    assert reported.delta is not None
+    assert reported.delta <= 0.0  # a meteor's light curve
+    score = reported.score
+    for step in (-0.5, -0.01, 0.0, 0.01, 0.5):
+        bar = score + step
+        found = _rescue(meteor, prob, RescueRule(bar=bar))
+        assert (found is not None) == (step <= 0.0), step
+        if found is not None:
+            assert found.bar == bar
+            assert found.score == pytest.approx(score)
+            assert (found.x, found.y) == (reported.x, reported.y)
+    unfitted = _rescue(meteor, prob, RescueRule(bar=-50.0, fit_bonus=0.0))
+    assert unfitted is not None
+    assert unfitted.score < score
 
 
 def test_the_veto_turns_down_a_detection_only_where_the_net_sees_no_streak_at_its_point(
@@ -224,13 +243,14 @@ def test_the_veto_reads_the_cells_around_the_point() -> None:
 
 
 def test_the_rules_and_the_probabilities() -> None:
-    # as fixed before their fresh read (benchmarks/RESULTS.md, stop 50)
+    # as fixed before their fresh read (benchmarks/RESULTS.md)
     assert RescueRule() == RescueRule(2.5, 0.25, 1.0, 0.5, 3, 7, (-10.0, 4.0))
     assert VetoRule() == VetoRule(1.5, 0.25, 1, (-10.0, 12.0))
     assert detector_logit(0.5, -10, 4) == 0.0
     assert detector_logit(0.9, -10, 4) == pytest.approx(np.log(9.0))
     assert detector_logit(1.0, -10, 4) == 4.0
-    assert detector_logit(1.0, -10, 30) == pytest.approx(np.log(1e9), abs=1e-6)  # 1 is read as 1 - 1e-9
+    # 1 is read as 1 - EPS, as meteorfast.odds.logit reads every probability
+    assert detector_logit(1.0, -10, 30) == pytest.approx(np.log((1 - EPS) / EPS), abs=1e-6)
     assert detector_logit(0.0, -10, 4) == -10.0
     with pytest.raises(InputError, match="low < high"):
         RescueRule(clip=(4.0, -10.0))
@@ -270,10 +290,12 @@ def test_the_detector_asks_for_a_second_opinion_on_stills_only_where_asked(add_s
     assert not turned_down.is_meteor.any()
     with Detector(threshold=high) as auto:
         res = auto.classify([meteor, meteor], stills=[True, False])  # a still, and a video frame
-        assert auto.times.items["rescue"] == 1
+        assert auto.times.items["proposal"] == 1
     assert res.is_meteor.tolist() == [True, False]
-    assert res.prob[0] >= high
-    assert res.prob[1] == turned_down.prob[1]
+    assert res.score[0] >= high
+    assert res.decided_by[0] == "proposal"
+    assert res.prob.tolist() == turned_down.prob.tolist()  # the model's probability is kept
+    assert res.score[1] == turned_down.score[1]
     assert _off_streak(float(res.x[0]), float(res.y[0])) <= 3.0
     with Detector(threshold=high, rescue=True) as every:
         assert every.classify([meteor]).is_meteor.all()  # an array is no still, but True judges every frame
@@ -287,8 +309,9 @@ def test_the_detector_asks_for_a_second_opinion_on_stills_only_where_asked(add_s
     with Detector(threshold=low, satellite_veto=False) as auto:
         res = auto.classify([meteor, dash, dash], stills=[True, True, False])
     assert res.is_meteor.tolist() == [True, False, True]  # the dash in a video frame is not judged
-    assert res.prob[0] == accepted.prob[0]
-    assert res.prob[1] == pytest.approx(0.5 * low)
+    assert res.score[0] == accepted.score[0]
+    assert res.score[1] == pytest.approx(0.5 * low)
+    assert res.decided_by[1] == "proposal"
     with pytest.raises(InputError, match="rescue=False or 'auto' in mode 'stack'"):
         Detector(mode="stack", rescue=True)
     with pytest.raises(InputError, match="expected rescue True, False or 'auto'"):

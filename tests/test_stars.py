@@ -1,30 +1,31 @@
-"""The star-shape veto for stills (meteorfast.cam.stars): frames drawn here with OpenCV, the shipped detector."""
+"""The star-shape veto for stills (meteorfast.analysis.stars): frames drawn here with OpenCV, the shipped detector."""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from meteorfast.cam.stars import StarRule, frame_stars, object_at, vetoed_probability
+from meteorfast.analysis.stars import frame_stars, object_at
 from meteorfast.detector import Detector
 from meteorfast.errors import InputError
-from meteorfast.stream.pipeline import Item
+from meteorfast.judges import Verdict, View
+from meteorfast.judges.stars import StarRule, StarVeto, vetoed_probability
+from meteorfast.results import Item
 
 H, W = 540, 960
 
 
-def _sky(seed: int, smear_px: float, angle_deg: float) -> tuple[np.ndarray, tuple[float, float]]:
-    """A uint8 still: 120 Gaussian stars on a noisy sky, all smeared along ``angle_deg`` by a line of
-    ``smear_px`` (as a shaken camera smears them), a few hot pixels, and the brightest star's position."""
-    rng = np.random.default_rng(seed)
+def _stars_smeared(xs: np.ndarray, ys: np.ndarray, amp: np.ndarray, smear_px: float, angle_deg: float) -> np.ndarray:
+    """A float32 [H, W] image of Gaussian stars (sigma 1.2 px) at ``(xs, ys)`` of peaks ``amp``, all smeared along
+    ``angle_deg`` by a line of ``smear_px`` (as a shaken camera smears them)."""
     img = np.zeros((H, W), np.float32)
-    ys = rng.uniform(40, H - 40, 120)
-    xs = rng.uniform(40, W - 40, 120)
-    amp = rng.uniform(20, 90, 120)
-    amp[0] = 160.0
     yy, xx = np.mgrid[0:H, 0:W]
     for y, x, a in zip(ys, xs, amp, strict=True):
         y0, y1, x0, x1 = int(y) - 6, int(y) + 7, int(x) - 6, int(x) + 7
@@ -35,11 +36,38 @@ def _sky(seed: int, smear_px: float, angle_deg: float) -> tuple[np.ndarray, tupl
         c, t = k // 2, math.radians(angle_deg)
         d = (math.cos(t) * smear_px / 2, math.sin(t) * smear_px / 2)
         cv2.line(kernel, (round(c - d[0]), round(c - d[1])), (round(c + d[0]), round(c + d[1])), 1.0, 1)
-        img = cv2.filter2D(img, -1, kernel / kernel.sum())
+        img = np.asarray(cv2.filter2D(img, -1, kernel / kernel.sum()), np.float32)
+    return img
+
+
+def _sky(seed: int, smear_px: float, angle_deg: float) -> tuple[np.ndarray, tuple[float, float]]:
+    """A uint8 still: 120 Gaussian stars on a noisy sky, all smeared along ``angle_deg`` by a line of
+    ``smear_px`` (as a shaken camera smears them), a few hot pixels, and the brightest star's position."""
+    rng = np.random.default_rng(seed)
+    ys = rng.uniform(40, H - 40, 120)
+    xs = rng.uniform(40, W - 40, 120)
+    amp = rng.uniform(20, 90, 120)
+    amp[0] = 160.0
+    img = _stars_smeared(xs, ys, amp, smear_px, angle_deg)
     img += 30 + rng.normal(0, 2.0, img.shape).astype(np.float32)
     hot = rng.integers(0, [H, W], (200, 2))
     img[hot[:, 0], hot[:, 1]] = 200  # single pixels, brighter than any smeared star
     return np.clip(img, 0, 255).astype(np.uint8), (float(xs[0]), float(ys[0]))
+
+
+def _spaced_sky(seed: int, smear_px: float, angle_deg: float) -> tuple[np.ndarray, np.ndarray]:
+    """A uint8 still whose only objects are stars smeared alike: 112 of them on a 60 px grid jittered by up to
+    12 px (so no two merge into one longer object), peaks 40-90 DN and one of 160 over a sky of 30 with noise sigma
+    2; and the stars' positions (float [112, 2], x and y)."""
+    rng = np.random.default_rng(seed)
+    gy, gx = np.mgrid[70 : H - 40 : 60, 70 : W - 40 : 60]
+    xs = gx.ravel() + rng.uniform(-12, 12, gx.size)
+    ys = gy.ravel() + rng.uniform(-12, 12, gy.size)
+    amp = rng.uniform(40, 90, xs.size)
+    amp[rng.integers(xs.size)] = 160.0
+    img = _stars_smeared(xs, ys, amp, smear_px, angle_deg)
+    img += 30 + rng.normal(0, 2.0, img.shape).astype(np.float32)
+    return np.clip(img, 0, 255).astype(np.uint8), np.stack([xs, ys], axis=1)
 
 
 def _streak(img: np.ndarray, p0: tuple[int, int], p1: tuple[int, int], level: int = 90) -> np.ndarray:
@@ -105,28 +133,66 @@ def _item(img: np.ndarray) -> Item:
                 still=True)  # fmt: skip
 
 
-def test_the_detectors_stage_turns_down_a_smeared_star() -> None:
+def test_the_star_judge_turns_down_a_detection_on_a_smeared_star() -> None:
     img, (bx, by) = _sky(4, 14.0, 45.0)
-    final = np.array([0.9, 0.9, 0.3], np.float32)
-    px, py = np.array([bx, bx + 200, bx], np.float32), np.array([by, by, by], np.float32)
-    with Detector(threshold=0.5, star_veto=True) as det:
-        out = det._veto_stars([_item(img)] * 3, final, px, py, np.array([True, True, True]))
-        assert det.times.items["stars"] == 2  # the two detections; the third is under the threshold already
-    assert out[0] == pytest.approx(0.25)  # the star: half of min(prob, threshold)
-    assert out[1] == pytest.approx(0.9)  # 200 px off it, on the sky
-    assert out[2] == pytest.approx(0.3)
-    # End to end, a detection in this frame is kept exactly where the rule does not match it.
-    with Detector(threshold=1e-9, rescue=False, satellite_veto=False, star_veto=True) as det:
-        res = det.classify([img], stills=True)
-        assert det.times.items["stars"] == 1
-    assert bool(res.is_meteor[0]) == (not StarRule().vetoes(img, float(res.x[0]), float(res.y[0])))
+    judge = StarVeto(True, threshold=0.5)
+    view = View(_item(img), *(np.zeros(2, np.float32) for _ in range(4)))
+    on_star, on_sky, quiet = (Verdict(p, p, x, float(by)) for p, x in ((0.9, bx), (0.9, bx + 200), (0.3, bx)))
+    out = judge.judge_all([view] * 3, [on_star, on_sky, quiet])
+    assert out[0].score == pytest.approx(0.25)  # the star: half of min(prob, threshold)
+    assert out[0].decided_by == "star_veto"
+    assert out[0].prob == pytest.approx(0.9)  # the model's probability is kept
+    assert out[1] == on_sky  # 200 px off it, on the sky
+    assert out[2] == quiet  # under the threshold already: not judged
+
+
+def _off_segment(x: float, y: float, p0: tuple[int, int], p1: tuple[int, int]) -> float:
+    """Distance (px) of ``(x, y)`` from the segment ``p0``-``p1``."""
+    a, b, p = np.array(p0, float), np.array(p1, float), np.array([x, y])
+    t = float(np.clip(np.dot(p - a, b - a) / np.dot(b - a, b - a), 0.0, 1.0))
+    return float(np.hypot(*(p - a - t * (b - a))))
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), smear=st.floats(10.0, 20.0), angle=st.floats(0.0, 180.0),
+       across=st.booleans())  # fmt: skip
+def test_the_detector_turns_down_a_star_smeared_like_the_rest_and_keeps_a_streak(
+    spot_model: Path, seed: int, smear: float, angle: float, across: bool
+) -> None:
+    """End to end on the spot model (which locates the brightest light), every frame a detection (threshold
+    1e-9): in a still whose only objects are stars all smeared alike, the located point lies on a star and the
+    star veto turns the detection down, while without the veto it is kept at the same point with the same
+    probability; a 200 px streak drawn into that frame, across the smear or along it but ten times a star's
+    length, is located on the streak and kept with the veto on."""
+    img, stars = _spaced_sky(seed, smear, angle)
+    opts: dict[str, Any] = {"threshold": 1e-9, "rescue": False, "satellite_veto": False}
+    with Detector(spot_model, star_veto=True, **opts) as on, Detector(spot_model, star_veto=False, **opts) as off:
+        vetoed, kept = on.classify([img], stills=True), off.classify([img], stills=True)
+        assert on.times.items["star_veto"] == 1
+        assert off.times.items.get("star_veto", 0) == 0
+        t = math.radians(angle + (90.0 if across else 0.0))
+        p0 = (round(480 - 100 * math.cos(t)), round(270 - 100 * math.sin(t)))
+        p1 = (round(480 + 100 * math.cos(t)), round(270 + 100 * math.sin(t)))
+        streak = on.classify([_streak(img, p0, p1)], stills=True)
+    x, y = float(vetoed.x[0]), float(vetoed.y[0])
+    assert np.hypot(*(stars - [x, y]).T).min() < smear  # on a star's smear
+    assert not vetoed.is_meteor[0]
+    assert vetoed.score[0] < 1e-9
+    assert vetoed.decided_by[0] == "star_veto"
+    assert kept.is_meteor[0]
+    assert kept.prob[0] > 0.1
+    assert (float(kept.x[0]), float(kept.y[0])) == (x, y)
+    assert _off_segment(float(streak.x[0]), float(streak.y[0]), p0, p1) < 3.0
+    assert streak.is_meteor[0]
+    assert streak.prob[0] > 0.1
 
 
 def test_the_star_veto_is_for_stills() -> None:
     still = _item(np.zeros((8, 8), np.uint8))
     cases = ((Detector(star_veto="auto"), True), (Detector(mode="stack", star_veto="auto"), False), (Detector(), False))
     for det, judged in cases:
-        assert det._judged([still], det.star_veto).tolist() == [judged]
+        with det:
+            assert any(j.name == "star_veto" and j.applies(still) for j in det.judges) == judged
     with pytest.raises(InputError, match="star_veto"):
         Detector(star_veto="yes")  # type: ignore[arg-type]
     with pytest.raises(InputError, match="star_veto"):

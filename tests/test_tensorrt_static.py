@@ -1,9 +1,10 @@
 """The TensorRT path, checked without TensorRT or a GPU.
 
-1. Every TensorRT name the backend uses exists in the bindings of the version its code path targets: TensorRT
-   10.16 for shared code and ``*_v10`` functions, 11.4 for shared code and ``*_v11`` functions (name lists made by
+1. Every TensorRT name the backend uses (in every module of the package that imports TensorRT: the runtime and the
+   engine building) exists in the bindings of the version its code path targets: TensorRT 10.16 for shared code
+   and ``*_v10`` functions, 11.4 for shared code and ``*_v11`` functions (name lists made by
    tools/tensorrt_api_names.py from NVIDIA's wheels).
-2. mypy --strict passes on the backend against ``tensorrt-stubs`` (10.13), patched here so mypy can parse them, and
+2. mypy --strict passes on those modules against ``tensorrt-stubs`` (10.13), patched here so mypy can parse them, and
    a deliberate misuse is caught (so the stubs are really in effect, not Any).
 3. The engine manifest rules, and the refusals when TensorRT is missing.
 """
@@ -36,7 +37,12 @@ from meteorfast.errors import BackendUnavailableError, EngineMismatchError, Inpu
 from meteorfast.versions import tensorrt_api
 
 DATA = Path(__file__).resolve().parent / "data" / "tensorrt_api"
-SOURCE = Path(trt_backend.__file__)
+PACKAGE = Path(trt_backend.__file__).resolve().parent.parent
+# Every module of the package that imports TensorRT: the runtime (backends/tensorrt.py) and the engine building
+# (backends/tensorrt_build.py), and any module that comes to use it.
+SOURCES = sorted(
+    p for p in PACKAGE.rglob("*.py") if re.search(r"^\s*(import tensorrt|from tensorrt\b)", p.read_text(), re.M)
+)
 # Names of variables that hold TensorRT objects in the backend; attributes read on them are TensorRT API.
 TRT_OBJECTS = {"trt", "builder", "network", "config", "parser", "profile", "engine", "runtime", "context", "cache",
                "tensor", "logger"}  # fmt: skip
@@ -57,11 +63,15 @@ def _root(node: ast.expr) -> str | None:
     return None
 
 
+def test_the_scan_covers_the_runtime_and_the_engine_building() -> None:
+    names = {p.relative_to(PACKAGE).as_posix() for p in SOURCES}
+    assert {"backends/tensorrt.py", "backends/tensorrt_build.py"} <= names, names
+
+
 def used_names() -> dict[str, set[str]]:
-    """TensorRT attribute names per function (``self._engine`` counts as ``engine``)."""
-    tree = ast.parse(SOURCE.read_text())
+    """TensorRT attribute names per function, over :data:`SOURCES` (``self._engine`` counts as ``engine``)."""
     out: dict[str, set[str]] = {}
-    for fn in ast.walk(tree):
+    for fn in (node for source in SOURCES for node in ast.walk(ast.parse(source.read_text()))):
         if not isinstance(fn, (ast.FunctionDef, ast.ClassDef)):
             continue
         names: set[str] = set()
@@ -73,7 +83,7 @@ def used_names() -> dict[str, set[str]]:
             holder = base.attr.lstrip("_") if isinstance(base, ast.Attribute) else _root(base)
             if holder in TRT_OBJECTS or _root(base) == "trt":
                 names.add(node.attr)
-        out[fn.name] = names
+        out.setdefault(fn.name, set()).update(names)
     return out
 
 
@@ -165,12 +175,12 @@ def patched_stubs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def run_mypy(stubs: Path, target: Path) -> subprocess.CompletedProcess[str]:
+def run_mypy(stubs: Path, *targets: Path) -> subprocess.CompletedProcess[str]:
     if shutil.which("mypy") is None:
         pytest.skip("mypy not installed (part of the [test] extra)")
     return subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "--follow-imports=silent", "--ignore-missing-imports",
-         "--no-incremental", "--python-version", "3.11", str(target)],
+         "--no-incremental", "--python-version", "3.11", *map(str, targets)],
         env={"MYPYPATH": str(stubs), "PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
 
@@ -181,9 +191,9 @@ def errors_in(out: subprocess.CompletedProcess[str], target: Path) -> list[str]:
 
 
 def test_backend_type_checks_against_tensorrt_stubs(patched_stubs: Path, tmp_path: Path) -> None:
-    out = run_mypy(patched_stubs, SOURCE)
+    out = run_mypy(patched_stubs, *SOURCES)
     assert "Found" in out.stdout or "Success" in out.stdout, out.stdout + out.stderr  # mypy ran to the end
-    assert errors_in(out, SOURCE) == []
+    assert [e for source in SOURCES for e in errors_in(out, source)] == []
     probe = tmp_path / "probe.py"
     probe.write_text(
         "import tensorrt as trt\n\nbuilder = trt.Builder(trt.Logger(trt.Logger.WARNING))\nbuilder.no_such_method()\n"

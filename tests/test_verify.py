@@ -12,7 +12,8 @@ import pytest
 from meteorfast.calibration import THRESHOLD_KEY
 from meteorfast.detector import Detector
 from meteorfast.errors import EngineMismatchError, InputError
-from meteorfast.verify import MEMBERS_KEY, VERIFY_KEY, VerifySpec, combine, crop_boxes, crops, in_band, merge, read_spec
+from meteorfast.export.verifier import MEMBERS_KEY, merge
+from meteorfast.verify import VERIFY_KEY, VerifySpec, combine, crop_boxes, crops, in_band, read_spec
 
 onnx = pytest.importorskip("onnx", reason="onnx (the [train] and [test] extras) builds the test graphs")
 
@@ -137,9 +138,10 @@ def test_the_verifier_decides_the_unsure_frames_from_a_crop_at_the_located_point
         assert det.verifying
         assert det.verifier == verifier
         res = det.classify(frames)
-        assert det.times.items["verify"] == 2  # only the unsure frames were looked at again
     np.testing.assert_allclose(first.prob, [1, 128 / 255, 60 / 255, 11 / 255], atol=1e-6)
     unsure = np.array([False, True, True, False])
+    # Only the unsure frames were looked at again, and their results say so.
+    assert [d == "second_look" for d in res.decided_by] == unsure.tolist()
     np.testing.assert_array_equal(res.prob[~unsure], first.prob[~unsure])
     # Inside the band the probability is the verifier's on the crop around the very point the detector reports.
     expected = [
@@ -204,7 +206,7 @@ def test_the_default_model_ships_a_verifier_for_stills_that_sets_the_threshold()
     default = SHIPPED_MODELS["default"]
     first_meta = {p.key: p.value for p in onnx.load(str(default), load_external_data=False).metadata_props}
     assert spec.first_look == first_meta["meteorfast.weights_sha256"]  # trained behind these very weights
-    assert default.stat().st_size + shipped.stat().st_size <= 20 * 10**6  # the budget for the shipped model
+    assert default.stat().st_size + shipped.stat().st_size <= 20 * 10**6  # the shipped model's size budget
     from meteorfast.evaluate import synthetic_items
 
     frames = [it.image for it in synthetic_items(12, seed=21)]
@@ -216,8 +218,8 @@ def test_the_default_model_ships_a_verifier_for_stills_that_sets_the_threshold()
         assert det.verifier == shipped
         assert det.threshold == stored
         res = det.classify(frames)
-        # Every still the first look is unsure of gets a crop at native resolution, and no other still does.
-        assert det.times.items.get("verify", 0) == int(band.sum())
+    # Every still the first look is unsure of gets a crop at native resolution, and no other still does.
+    assert [d == "second_look" for d in res.decided_by] == band.tolist()
     np.testing.assert_array_equal(res.prob[~band], first[~band])
     assert np.isfinite(res.prob).all()
     with Detector(mode="stack") as det:

@@ -5,7 +5,8 @@
 
 pybind11 keeps every class, method, property and enum member name as a string in the module's .so, so the set of
 identifiers in its string table is a superset of the Python API. tests/test_tensorrt_static.py checks that each
-TensorRT name meteorfast uses is in the set of the version that code path targets.
+TensorRT name meteorfast uses is in the set of the version that code path targets, in every module of the package
+that imports TensorRT (meteorfast/backends/tensorrt.py, the runtime, and tensorrt_build.py, the engine building).
 """
 
 from __future__ import annotations

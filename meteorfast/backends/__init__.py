@@ -12,10 +12,14 @@ import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from meteorfast.backends.base import Backend, TensorSpec
 from meteorfast.devices import probe_driver
 from meteorfast.errors import BackendUnavailableError, InputError
+
+if TYPE_CHECKING:
+    from meteorfast.cam.reference import LocalizeMode
 
 __all__ = [
     "Availability",
@@ -26,6 +30,7 @@ __all__ = [
     "backend_for",
     "choose_backend",
     "get_backend",
+    "open_backend",
     "register",
 ]
 
@@ -140,3 +145,13 @@ def choose_backend(model: str | Path, backend: str = "auto") -> str:
     if suffix in _REGISTRY["tensorrt"].suffixes:
         return "tensorrt"
     return "tensorrt" if _REGISTRY["tensorrt"].probe().available else "onnxruntime"
+
+
+def open_backend(
+    model: Path, backend: str = "auto", *, batch_size: int = 32, localize: LocalizeMode = "fused",
+    threads: int | None = None,
+) -> Backend:  # fmt: skip
+    """An opened backend for the graph or engine at ``model`` as the detector runs it (see
+    :meth:`Backend.for_detector`): ``backend`` as :func:`choose_backend` takes it."""
+    cls = get_backend(choose_backend(model, backend))
+    return cls.for_detector(model, batch_size=batch_size, localize=localize, threads=threads).open()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -10,6 +11,11 @@ import numpy.typing as npt
 from meteorfast import config
 from meteorfast.backends.base import Backend, Dim, TensorSpec
 from meteorfast.errors import BackendUnavailableError, InputError, MeteorfastError
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from meteorfast.cam.reference import LocalizeMode
 
 # ONNX Runtime names element types as strings; these are the ones meteorfast graphs use.
 _ORT_TYPES: dict[str, type[np.generic]] = {
@@ -41,11 +47,16 @@ class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
     suffixes = (".onnx",)
 
-    def __init__(self, model: str, *, threads: int | None = None, spin: bool = True) -> None:
+    def __init__(self, model: str | Path, *, threads: int | None = None, spin: bool = True) -> None:
         super().__init__(model)
         self.threads = threads or config.runtime_config().threads
         self.spin = spin
         self._session: Any = None
+
+    @classmethod
+    def for_detector(cls, model: Path, *, batch_size: int, localize: LocalizeMode, threads: int | None) -> Self:
+        # No spinning: idle ONNX Runtime threads would spin on the cores the decode and stack threads need.
+        return cls(model, threads=threads, spin=False)
 
     def _open_impl(self) -> tuple[list[TensorSpec], list[TensorSpec]]:
         try:

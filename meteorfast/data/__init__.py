@@ -12,16 +12,17 @@ SAMPLE_VIDEO_SHA256 = "91a9d56d31548d8a3e8289d9d0c935ee93a0bfd1cc6b3968215c4f316
 MODELS = Path(__file__).resolve().parent / "models"
 SHIPPED_MODELS = {"default": MODELS / "meteorfast-lite0.onnx", "fast": MODELS / "meteorfast-lite0-fast.onnx"}
 """The models shipped with the package, by name (see ``models/MODEL_CARD.md``): ``default`` takes 224x384 inputs and
-is the more accurate; ``fast`` takes 224x224, the model shipped before it, at 0.58 times the arithmetic, for CPUs
-that must run many cameras frame by frame."""
+is the more accurate; ``fast`` takes 224x224, with less arithmetic per frame, for CPUs that must run many cameras
+frame by frame (see ``benchmarks/RESULTS.md``)."""
 DEFAULT_MODEL = SHIPPED_MODELS["default"]
 SHIPPED_VERIFIERS: dict[str, Path] = {"default": MODELS / "meteorfast-lite0-verify.onnx"}
 """The second-look models shipped for the shipped models, by the model's name (see :mod:`meteorfast.verify` and
 ``models/MODEL_CARD.md``): the default model's is two verifiers trained behind it, merged, on a 224 px crop of the
 still at native resolution; it serves single frames."""
 PROPOSAL_NET = MODELS / "meteorfast-propose.onnx"
-"""The proposal net shipped for the second opinion on stills (see :mod:`meteorfast.rescue`, :mod:`meteorfast.propose`
-and ``models/MODEL_CARD.md``): one logit per 16 px cell of a 1280x720 grey still at native resolution."""
+"""The proposal net shipped for the second opinion on stills (see :mod:`meteorfast.judges.proposal`,
+:mod:`meteorfast.proposals` and ``models/MODEL_CARD.md``): one logit per 16 px cell of a 1280x720 grey still at
+native resolution."""
 
 
 def proposal_net() -> Path:
@@ -43,7 +44,7 @@ def shipped_model(name: str = "default") -> Path:
     if name not in SHIPPED_MODELS:
         raise InputError(f"model: expected a shipped model's name ({', '.join(SHIPPED_MODELS)}), got {name!r}")
     path = SHIPPED_MODELS[name]
-    if not PROPOSAL_NET.is_file():
+    if not path.is_file():
         raise InputError(
             f"model: expected the shipped model at {path}, which this install lacks; pass --model PATH "
             "(an .onnx from `meteorfast export` or `meteorfast train`)"

@@ -29,8 +29,8 @@ from meteorfast.errors import InputError, NonFiniteError
 
 T = TypeVar("T")
 
-#: The detector's default ``k``. At 2, codec-refreshed housing edges in the GMN clip still fired; a meteor's own
-#: pixels are quiet in the reference windows, so a larger ``k`` costs it little (benchmarks/RESULTS.md, run 8).
+#: The detector's default ``k``. A smaller one leaves codec-refreshed housing edges in the GMN clip firing; a meteor's
+#: own pixels are quiet in the reference windows, so a larger ``k`` costs it little (benchmarks/RESULTS.md).
 DEFAULT_FLICKER = 4.0
 
 FloatArray = npt.NDArray[np.float32]
@@ -64,8 +64,8 @@ def suppress_flicker(
     # The median of every 4th row and column: the same number to a fraction of a DN, at 1/16 of the cost.
     # (In float64: the mean of the two middle values must not overflow float32.)
     typical = float(np.median(ref[::4, ::4].astype(np.float64)))
-    # OpenCV's threaded, saturating arithmetic: a 720p window costs about a millisecond, which 16 stacked cameras
-    # pay 16 times a second on the readers' threads.
+    # OpenCV's threaded, saturating arithmetic: this runs on the readers' threads for every window of every stacked
+    # camera (its cost is in benchmarks/RESULTS.md).
     # No std of uint16 pixels exceeds 32768, so clipping the excess at 65535 changes no real reference; a garbage
     # one (float32's extremes) then saturates instead of overflowing into Inf, and Inf * 0 into NaN.
     with np.errstate(over="ignore"):

@@ -29,9 +29,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from meteorfast.detector import FrameResult
 from meteorfast.errors import OutputError
 from meteorfast.io import atomic_write_bytes
+from meteorfast.results import FrameResult
 from meteorfast.stream.events import Event
 from meteorfast.stream.pipeline import SourceStats
 
@@ -50,7 +50,7 @@ def _slug(text: str) -> str:
 def _bgr(image: npt.NDArray[Any]) -> npt.NDArray[np.uint8]:
     import cv2
 
-    from meteorfast.preprocess import to_uint8
+    from meteorfast.analysis.image import to_uint8
 
     img = to_uint8(np.asarray(image))
     return np.asarray(img if img.ndim == 3 else cv2.cvtColor(img, cv2.COLOR_GRAY2BGR), np.uint8)
@@ -198,7 +198,7 @@ class OutputWriter:
         if self._frames_file is not None:
             self._frames_file.append(r.to_json(), sync=False)
         st = self._source(r.source)
-        if r.is_meteor and (self.overlays or self.clips) and (st.best is None or r.prob > st.best.prob):
+        if r.is_meteor and (self.overlays or self.clips) and (st.best is None or r.score > st.best.score):
             st.best = r
         if self.clips:
             self._clip_frame(st, r)

@@ -15,37 +15,9 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
-import numpy.typing as npt
-
 from meteorfast.errors import InputError
+from meteorfast.results import Item
 from meteorfast.stream.sources import Frame, Source
-
-
-@dataclass(frozen=True)
-class Item:
-    """One unit of inference work from one source: a frame, or a stacked window of frames ``index..end_index``.
-
-    ``image``: what is classified, at native resolution (uint8|uint16 ``[H,W]`` or ``[H,W,3]``): the frame, or the
-    window's ``max - mean`` image; ``inputs: uint8 [T,C,h,w]``, the model input (T tiles, 1 without tiling) and
-    ``geometry: float32 [T,4]``, each tile's map from model-input to frame pixels; ``seq`` counts the source's items;
-    ``still``: the item is a single exposure (a photo), not a video frame or a window of them.
-    """
-
-    source: str
-    seq: int
-    index: int
-    end_index: int
-    time_s: float
-    end_time_s: float
-    image: npt.NDArray[np.unsignedinteger] = field(repr=False)
-    inputs: npt.NDArray[np.uint8] = field(repr=False)
-    geometry: npt.NDArray[np.float32] = field(repr=False)
-    still: bool = False
-
-    @property
-    def frames(self) -> int:
-        return self.end_index - self.index + 1
 
 
 @dataclass

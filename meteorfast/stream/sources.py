@@ -59,8 +59,8 @@ class Frame:
 class Source:
     """What the pipeline reads. ``id`` names it in results; ``live`` sources (cameras, network streams) run in real
     time and drop frames when the consumer falls behind, files never do; ``fps`` is None when unknown. ``stills``
-    sources give single exposures (photos), not video frames: the detector's automatic satellite veto judges only
-    those (see :class:`~meteorfast.detector.Detector`)."""
+    sources give single exposures (photos), not video frames: the detector's stills stages (the vetoes, the
+    proposal net), when left to ``"auto"``, judge only those (see :mod:`meteorfast.judges`)."""
 
     id: str = ""
     live: bool = False
@@ -109,15 +109,12 @@ class Source:
 
 
 def to_grey(image: npt.NDArray[Any], grey: bool = True) -> npt.NDArray[Any]:
-    """A BGR or BGRA ``[H,W,3|4]`` image as one channel ``[H,W]`` (when ``grey``); a grey ``[H,W,1]`` image as
-    ``[H,W]`` always; anything else as it is."""
-    import cv2
+    """A BGR or BGRA ``[H,W,3|4]`` image as one channel ``[H,W]`` (:func:`meteorfast.analysis.grey`, when ``grey``);
+    a grey ``[H,W,1]`` image as ``[H,W]`` always; anything else as it is."""
+    from meteorfast.analysis.image import grey as one_channel
 
-    if image.ndim == 3 and image.shape[2] == 1:
-        return image[:, :, 0]
-    if grey and image.ndim == 3:
-        code = cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY
-        return np.asarray(cv2.cvtColor(image, code))
+    if image.ndim == 3 and (image.shape[2] == 1 or grey):
+        return one_channel(image)
     return image
 
 

@@ -23,11 +23,15 @@ its centre is ``(c + 0.5, r + 0.5)``, as for every point meteorfast locates).
 
 Static layers are rendered once per scene (and at reduced resolution where they are smooth) and reused by every
 frame of a clip; moving objects are drawn in their bounding boxes only.
+
+Modules: ``config`` (the kinds, :class:`SimConfig` and the items returned), ``draw`` (drawing helpers), ``scene``
+(the static layers and the sensor), ``events`` (meteors and the moving or flashing confounders) and ``render`` (this
+API).
 """
 
 from __future__ import annotations
 
-from meteorfast.synth.render import (
+from meteorfast.synth.config import (
     CONFOUNDERS,
     KINDS,
     METEOR_KINDS,
@@ -36,6 +40,8 @@ from meteorfast.synth.render import (
     SimConfig,
     SimFrame,
     Truth,
+)
+from meteorfast.synth.render import (
     kind_shares,
     render_clip,
     render_frame,
