@@ -13,7 +13,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, ClassVar, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +21,7 @@ import numpy.typing as npt
 from meteorfast.results import FIRST_LOOK, Item, StageTimes
 
 if TYPE_CHECKING:
+    from meteorfast.backends.base import Backend
     from meteorfast.preprocess import Preprocessor
     from meteorfast.verify import VerifySpec
 
@@ -71,7 +72,7 @@ class Verifier:
     """An opened second-look model: its backend, its :class:`~meteorfast.verify.VerifySpec` and its input's
     preprocessor."""
 
-    backend: Any
+    backend: Backend
     spec: VerifySpec
     prep: Preprocessor
 

@@ -10,13 +10,16 @@ from typing import Any
 
 import numpy as np
 
+from meteorfast.backends.base import Backend
 from meteorfast.errors import EngineMismatchError, InputError
 from meteorfast.judges.base import BatchJudge, Setup, Verdict, Verifier, View
 from meteorfast.preprocess import Preprocessor
 from meteorfast.verify import VERIFY_KEY, combine, crops, in_band, read_spec
 
 
-def open_verifier(path: Path | None, mode: str, explicit: bool, open_backend: Callable[[Path], Any]) -> Verifier | None:
+def open_verifier(
+    path: Path | None, mode: str, explicit: bool, open_backend: Callable[[Path], Backend]
+) -> Verifier | None:
     """The verifier at ``path`` opened with ``open_backend``, with its spec and its input's preprocessor; None
     without one, or for the automatic one (``explicit`` False) in a ``mode`` it does not serve. An explicit one
     must serve ``mode``."""
