@@ -1,8 +1,9 @@
 """The localisation search's cost per frame against refining the located point alone.
 
 64 simulated 720p stills (seed 2026) through the shipped model, the two detectors alternating, three repeats; the
-median of the ``refine`` stage (the search and the sub-cell step) and of ``infer``, per frame. Then the walk alone (:func:`meteorfast.analysis.streak.brightest_on_streak`) on the detections' points: its
-median time per point, against ``infer`` per frame. Ratios inside one run, so the machine's noise cancels.
+median of the ``refine`` stage (the search and the sub-cell step) and of ``infer``, per frame. Then the walk alone
+(:func:`meteorfast.analysis.streak.brightest_on_streak`) on the detections' points: its median time per point,
+against ``infer`` per frame. Ratios inside one run, so the machine's noise cancels.
 
     python benchmarks/refine_cost.py
 """

@@ -28,7 +28,7 @@ from meteorfast.judges import CHAIN, Chain, Judge, Setup, Verifier
 from meteorfast.look import FirstLook, graph_geometry
 from meteorfast.preprocess import Preprocessor
 from meteorfast.results import BatchResult, FrameResult, Item, StageTimes
-from meteorfast.stream.events import Event, EventBuilder
+from meteorfast.stream.events import Event, EventBuilder, StillStreak
 from meteorfast.stream.pipeline import Batcher, Reader, SourceStats
 from meteorfast.stream.prepare import Preparer, load_mask, tile_shape
 from meteorfast.stream.sources import SourceSpec
@@ -185,7 +185,8 @@ class Detector:
         for it, lk, v in zip(items, looked, verdicts, strict=True):
             meteor = v.score >= self.threshold
             results.append(FrameResult(it.source, it.index, it.end_index, it.time_s, it.end_time_s, v.prob, v.score,
-                                       v.decided_by, meteor, v.x, v.y, lk.peak, lk.cam, it.image))  # fmt: skip
+                                       v.decided_by, meteor, v.x, v.y, lk.peak, lk.cam, it.image, it.still,
+                                       it.file))  # fmt: skip
         return results
 
     # ------------------------------------------------------------ public API
@@ -284,11 +285,22 @@ class Detector:
         for r in self.stream(sources, on_error=on_error, on_source_end=source_end):
             # An item may close the event before it: report that event before the item itself. The score is what
             # decided the item, so it is the event's.
-            emit(builder.add(r.source, r.index, r.end_index, r.time_s, r.end_time_s, r.is_meteor, r.x, r.y, r.score))
+            emit(builder.add(r.source, r.index, r.end_index, r.time_s, r.end_time_s, r.is_meteor, r.x, r.y, r.score,
+                             still=_still_streak(r)))  # fmt: skip
             if on_result is not None:
                 on_result(r)
         emit(builder.flush())
         return events
+
+
+def _still_streak(r: FrameResult) -> StillStreak | None:
+    """A still's own streak for its event: its file and the streak's ends through the located point (None for a
+    video frame or a window, whose events span frames)."""
+    if not r.still:
+        return None
+    from meteorfast.analysis.streak import streak_ends
+
+    return StillStreak(r.file, streak_ends(r.image, r.x, r.y) if r.is_meteor else None)
 
 
 __all__ = ["BatchResult", "Detector", "DetectorConfig", "FrameResult"]

@@ -25,7 +25,8 @@ class Item:
     ``image``: what is classified, at native resolution (uint8|uint16 ``[H,W]`` or ``[H,W,3]``): the frame, or the
     window's ``max - mean`` image; ``inputs: uint8 [T,C,h,w]``, the model input (T tiles, 1 without tiling) and
     ``geometry: float32 [T,4]``, each tile's map from model-input to frame pixels; ``seq`` counts the source's items;
-    ``still``: the item is a single exposure (a photo), not a video frame or a window of them.
+    ``still``: the item is a single exposure (a photo), not a video frame or a window of them; ``file``: the image
+    file it was read from ("" otherwise).
     """
 
     source: str
@@ -38,6 +39,7 @@ class Item:
     inputs: npt.NDArray[np.uint8] = field(repr=False)
     geometry: npt.NDArray[np.float32] = field(repr=False)
     still: bool = False
+    file: str = ""
 
     @property
     def frames(self) -> int:
@@ -52,7 +54,8 @@ class FrameResult:
     ``score`` is what decided (``is_meteor`` is ``score >= threshold``): the same as ``prob`` unless a judge turned
     a detection down or took a still back, and ``decided_by`` names the stage that set it last. ``x, y`` are pixels
     of the original frame. ``image`` is what was classified (the frame, or the window's ``max - mean`` image;
-    uint8|uint16 ``[H,W]``) and ``cam: float32 [h,w]`` its CAM; drop both if you keep results for long.
+    uint8|uint16 ``[H,W]``) and ``cam: float32 [h,w]`` its CAM; drop both if you keep results for long. ``still``:
+    the item was a single exposure; ``file``: the image file it was read from ("" for video frames and windows).
     """
 
     source: str
@@ -69,11 +72,13 @@ class FrameResult:
     peak: float
     cam: npt.NDArray[np.float32] = field(repr=False)
     image: npt.NDArray[np.unsignedinteger] = field(repr=False)
+    still: bool = False
+    file: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        """The ``frames.jsonl`` record."""
+        """The ``frames.jsonl`` record (``file`` is null for video frames and windows)."""
         return {
-            "source": self.source, "index": self.index, "end_index": self.end_index,
+            "source": self.source, "file": self.file or None, "index": self.index, "end_index": self.end_index,
             "time_s": round(self.time_s, 4), "end_time_s": round(self.end_time_s, 4), "prob": round(self.prob, 5),
             "score": round(self.score, 5), "decided_by": self.decided_by, "is_meteor": self.is_meteor,
             "x": round(self.x, 2), "y": round(self.y, 2), "peak": round(self.peak, 5),

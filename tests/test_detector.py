@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,7 +21,7 @@ from meteorfast.results import Item, StageTimes
 from meteorfast.stream.events import EventBuilder, TrackPoint, fit_line
 from meteorfast.stream.pipeline import Batcher, Reader
 from meteorfast.stream.prepare import Preparer, tile_origins, tile_shape
-from meteorfast.stream.sources import ArraySource, Frame
+from meteorfast.stream.sources import ArraySource, Frame, ImageSource
 
 
 def sky(shape: tuple[int, int], seed: int = 0, dtype: type = np.uint8) -> np.ndarray:
@@ -513,3 +514,37 @@ def test_bad_masks_are_refused(spot_model: Path, tmp_path: Path) -> None:
         Detector(spot_model, mask=tmp_path / "none.bmp")
     with pytest.raises(InputError, match=r"mask's size 16x8, got 640x360"):
         Detector(spot_model, mask=np.ones((8, 16), np.uint8)).classify(sky((360, 640), 1)[None])
+
+
+def test_a_folder_of_stills_gives_one_event_per_file_with_the_streaks_ends(spot_model: Path, tmp_path: Path) -> None:
+    """Consecutive stills with a meteor each are three events, never one; each names its file, and its line is the
+    streak's walked ends, not a point."""
+    from meteorfast.stream.outputs import OutputWriter
+    from meteorfast.stream.sources import open_source
+
+    segs = [(300.5, 200.5, 420.5, 260.5), (800.5, 500.5, 700.5, 380.5), (150.5, 600.5, 330.5, 610.5)]
+    for i, seg in enumerate(segs):
+        cv2.imwrite(str(tmp_path / f"IMG_{i:03d}.png"), with_streak(sky((720, 1280), i), seg, 230))
+    (tmp_path / "out").mkdir()
+    source = open_source(str(tmp_path))
+    writer = OutputWriter(tmp_path / "out", frames=True)
+    with Detector(spot_model, threshold=0.5, rescue=False, satellite_veto=False) as det:
+        events = det.detect([source], on_result=writer.on_result, on_event=writer.on_event)
+    writer.close()
+    assert [Path(ev.file).name for ev in events] == ["IMG_000.png", "IMG_001.png", "IMG_002.png"]
+    for ev, seg in zip(events, segs, strict=True):
+        assert ev.start_frame == ev.end_frame
+        assert ev.line is not None
+        length = float(np.hypot(seg[2] - seg[0], seg[3] - seg[1]))
+        assert abs(ev.line.length_px - length) < 0.15 * length  # the streak, not a degenerate line
+        ends = [(ev.line.x0, ev.line.y0), (ev.line.x1, ev.line.y1)]
+        assert all(point_to_segment(x, y, seg) < 4 for x, y in ends)
+        assert ev.to_json()["file"] == ev.file
+    frames = [json.loads(line) for line in (tmp_path / "out" / "frames.jsonl").read_text().splitlines()]
+    assert [Path(f["file"]).name for f in frames] == ["IMG_000.png", "IMG_001.png", "IMG_002.png"]
+    # Frames exported from a video (stills=False) are not stills: consecutive positives merge into one event.
+    exported = ImageSource(sorted(tmp_path.glob("IMG_*.png")), source_id="exported", stills=False)
+    with Detector(spot_model, threshold=0.5) as det:
+        merged = det.detect([exported])
+    assert len(merged) == 1
+    assert merged[0].file == ""

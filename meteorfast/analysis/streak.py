@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -436,45 +437,97 @@ def brightest_on_streak(
             f"start_snr >= floor_snr > 0, got {gap}, {run}, {steady}, {reach}, {gain}, {start_snr}, {floor_snr}"
         )
     out_x, out_y = xs.astype(np.float32), ys.astype(np.float32)
-    null_across = _ACROSS + np.float32(_NULL_SHIFT)
     for i in range(n):
         px, py = float(xs[i]), float(ys[i])
-        if not (np.isfinite(px) and np.isfinite(py)):
+        walked = _walked(frames[i], px, py, start_snr, floor_snr, gap, steady, reach)
+        if walked is None:
             continue
-        # Float, so that bilinear samples are not rounded as cv2.remap rounds integer images: on a bright stretch
-        # of even brightness the rounded ties would decide where its brightest point is.
-        img = np.asarray(grey(np.asarray(frames[i])), np.float32)
-        h, w = img.shape[:2]
-        if not (0 <= px < w and 0 <= py < h):
-            continue
-        angle = streak_angle(img, px, py)
-        t0, t1 = span_inside(px, py, angle, w, h, reach)
-        samples = strip(img, px, py, angle, t0, t1, _ACROSS)
-        line = _steady(_contrast(samples), steady)
-        null = _steady(_contrast(strip(img, px, py, angle, t0, t1, null_across)), steady)
-        mid = _median(null)
-        spread = 1.4826 * _median(np.abs(null - np.float32(mid)))
-        snr = (line - np.float32(mid)) / np.float32(max(spread, 1e-3))
-        at = -t0  # the point's row
-        if snr[at] < start_snr:
-            continue
-        lit = snr >= floor_snr
-        lo, hi = walk_lit(lit, at, gap)
-        keep = lit[lo : hi + 1].copy()
+        keep = walked.lit[walked.lo : walked.hi + 1].copy()
         bounds = np.flatnonzero(np.diff(np.concatenate([[0], keep.astype(np.int8), [0]])))
+        lo, at, snr = walked.lo, walked.at, walked.snr
         for a, b in zip(bounds[::2], bounds[1::2], strict=True):
             if b - a < run and not a <= at - lo < b:
                 keep[a:b] = False
-        best = lo + int(np.argmax(np.where(keep, snr[lo : hi + 1], -np.inf)))
+        best = lo + int(np.argmax(np.where(keep, snr[lo : walked.hi + 1], -np.inf)))
         if snr[best] < gain * snr[at]:
             continue
         # Across, the core's brightest offset at that row: the walk's line can drift a px or two off a long streak.
-        off = float(_ACROSS[int(np.argmax(samples[best, : len(_CORE)]))])
-        t = float(best + t0)
-        # The step across may reach past the frame's edge where the streak runs along it: the point stays inside.
-        out_x[i] = np.float32(min(max(px + t * np.cos(angle) - off * np.sin(angle), 0.0), float(w)))
-        out_y[i] = np.float32(min(max(py + t * np.sin(angle) + off * np.cos(angle), 0.0), float(h)))
+        off = float(_ACROSS[int(np.argmax(walked.samples[best, : len(_CORE)]))])
+        out_x[i], out_y[i] = walked.point(best, off)
     return out_x, out_y
+
+
+@dataclass(frozen=True)
+class _Walk:
+    """The line through a point of a frame ``w x h``, sampled from ``t0`` px along it (rows of ``samples``, at
+    ``_ACROSS``), its contrast in noise units ``snr`` per row, which rows are ``lit``, the point's row ``at`` and the
+    lit stretch walked from it, rows ``lo..hi``."""
+
+    x: float
+    y: float
+    angle: float
+    t0: int
+    w: int
+    h: int
+    samples: FloatArray
+    snr: FloatArray
+    lit: npt.NDArray[np.bool_]
+    at: int
+    lo: int
+    hi: int
+
+    def point(self, row: int, off: float = 0.0) -> tuple[np.float32, np.float32]:
+        """The frame point of ``row``, ``off`` px to the line's left, kept inside the frame (the step across may
+        reach past its edge where a streak runs along it)."""
+        t = float(row + self.t0)
+        c, s = np.cos(self.angle), np.sin(self.angle)
+        x = min(max(self.x + t * c - off * s, 0.0), float(self.w))
+        y = min(max(self.y + t * s + off * c, 0.0), float(self.h))
+        return np.float32(x), np.float32(y)
+
+
+def _walked(
+    frame: npt.NDArray[np.generic], px: float, py: float, start_snr: float, floor_snr: float, gap: int, steady: int,
+    reach: int,
+) -> _Walk | None:  # fmt: skip
+    """The walk along the line through ``(px, py)`` of ``frame``, as :func:`brightest_on_streak` describes it; None
+    where the point is not finite, off the frame, or not on a line."""
+    if not (np.isfinite(px) and np.isfinite(py)):
+        return None
+    # Float, so that bilinear samples are not rounded as cv2.remap rounds integer images: on a bright stretch
+    # of even brightness the rounded ties would decide where its brightest point is.
+    img = np.asarray(grey(np.asarray(frame)), np.float32)
+    h, w = img.shape[:2]
+    if not (0 <= px < w and 0 <= py < h):
+        return None
+    angle = streak_angle(img, px, py)
+    t0, t1 = span_inside(px, py, angle, w, h, reach)
+    samples = strip(img, px, py, angle, t0, t1, _ACROSS)
+    line = _steady(_contrast(samples), steady)
+    null = _steady(_contrast(strip(img, px, py, angle, t0, t1, _ACROSS + np.float32(_NULL_SHIFT))), steady)
+    mid = _median(null)
+    spread = 1.4826 * _median(np.abs(null - np.float32(mid)))
+    snr = (line - np.float32(mid)) / np.float32(max(spread, 1e-3))
+    at = -t0  # the point's row
+    if snr[at] < start_snr:
+        return None
+    lit = snr >= floor_snr
+    lo, hi = walk_lit(lit, at, gap)
+    return _Walk(px, py, angle, t0, w, h, samples, snr, lit, at, lo, hi)
+
+
+def streak_ends(
+    frame: npt.NDArray[np.generic], x: float, y: float, *, start_snr: float = 6.0, floor_snr: float = 3.0,
+    gap: int = 16, steady: int = 9, reach: int = 4096,
+) -> tuple[float, float, float, float] | None:  # fmt: skip
+    """The two ends ``(x0, y0, x1, y1)`` (frame pixels) of the streak through ``(x, y)`` of ``frame`` (uint8/uint16/
+    float ``[H,W]`` or ``[H,W,3|4]``), walked as :func:`brightest_on_streak` walks it; None where the point is not
+    on a line."""
+    walked = _walked(frame, float(x), float(y), start_snr, floor_snr, gap, steady, reach)
+    if walked is None:
+        return None
+    (x0, y0), (x1, y1) = walked.point(walked.lo), walked.point(walked.hi)
+    return float(x0), float(y0), float(x1), float(y1)
 
 
 def walk_lit(lit: npt.NDArray[np.bool_], at: int, gap: int) -> tuple[int, int]:

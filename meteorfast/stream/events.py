@@ -3,7 +3,8 @@
 A positive item extends its source's open event when it starts at most ``max_gap`` frames after the event's last
 positive item ended (``max_gap=0``: strictly consecutive; the default 1 bridges one missed frame, as a flickering
 score on a faint meteor would otherwise split it). The event closes at the first item past that gap, or at the end
-of the stream.
+of the stream. A still (a photo of its own exposure) is never merged with its neighbours: a positive still is an
+event of its own, named by its file, whose line is the streak's two ends as walked in the still.
 """
 
 from __future__ import annotations
@@ -41,6 +42,11 @@ class LineFit:
     speed_px_s: float
     rms_px: float
 
+    @property
+    def length_px(self) -> float:
+        """The line's length, start to end (px)."""
+        return float(np.hypot(self.x1 - self.x0, self.y1 - self.y0))
+
 
 def fit_line(track: Iterable[TrackPoint]) -> LineFit | None:
     """Total-least-squares line through the track's points; endpoints are the extreme projections, oriented by
@@ -70,11 +76,21 @@ def fit_line(track: Iterable[TrackPoint]) -> LineFit | None:
 
 
 @dataclass(frozen=True)
+class StillStreak:
+    """What a still brings to its event: its ``file``, and the ``ends`` ``(x0, y0, x1, y1)`` of its streak in frame
+    pixels (None where no streak was walked at its point)."""
+
+    file: str
+    ends: tuple[float, float, float, float] | None = None
+
+
+@dataclass(frozen=True)
 class Event:
     """One meteor seen by one source, from ``start_frame`` to ``end_frame``.
 
     ``x, y`` is the located point of the most probable item (``peak_prob``); ``track`` holds every positive item;
-    ``line`` is the straight-line fit of the track.
+    ``line`` is the straight-line fit of the track, or for a still the streak's walked ends; ``file`` is a still's
+    image file ("" for events of video).
     """
 
     source: str
@@ -88,6 +104,7 @@ class Event:
     track: tuple[TrackPoint, ...]
     line: LineFit | None
     peak_frame: int = -1
+    file: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """The ``events.jsonl`` record: the keys above, ``track`` as ``[frame, time_s, x, y, prob]`` rows."""
@@ -96,6 +113,11 @@ class Event:
             [p.frame, round(p.time_s, 4), round(p.x, 2), round(p.y, 2), round(p.prob, 4)] for p in self.track
         ]
         out["line"] = None if self.line is None else {k: round(v, 3) for k, v in asdict(self.line).items()}
+        if self.line is not None:
+            out["line"]["length_px"] = round(
+                float(np.hypot(self.line.x1 - self.line.x0, self.line.y1 - self.line.y0)), 3
+            )
+        out["file"] = self.file or None
         for key in ("start_time_s", "end_time_s", "x", "y"):
             out[key] = round(out[key], 4)
         out["peak_prob"] = round(self.peak_prob, 4)
@@ -120,6 +142,14 @@ class _Open:
         )  # fmt: skip
 
 
+def _still_event(source: str, index: int, time_s: float, point: TrackPoint, still: StillStreak) -> Event:
+    """The event of one positive still: its point, and its streak's walked ends as the line (the point alone where
+    none was walked)."""
+    x0, y0, x1, y1 = still.ends if still.ends is not None else (point.x, point.y, point.x, point.y)
+    line = LineFit(x0, y0, x1, y1, 0.0, 0.0)
+    return Event(source, index, index, time_s, time_s, point.prob, point.x, point.y, (point,), line, index, still.file)
+
+
 class EventBuilder:
     """Feeds on classified items, in order per source; returns events as they close."""
 
@@ -132,9 +162,10 @@ class EventBuilder:
 
     def add(
         self, source: str, index: int, end_index: int, time_s: float, end_time_s: float, positive: bool,
-        x: float, y: float, prob: float,
+        x: float, y: float, prob: float, *, still: StillStreak | None = None,
     ) -> list[Event]:  # fmt: skip
-        """One item of ``source`` (frames ``index..end_index``). Returns the events this item closed (0 or 1)."""
+        """One item of ``source`` (frames ``index..end_index``); ``still``: the item is a still, with its file and
+        streak. Returns the events this item closed (0 or 1; a positive still also returns its own)."""
         last = self._last.get(source)
         if last is not None and index <= last:
             raise InputError(f"events: expected items of {source!r} in order, got frame {index} after {last}")
@@ -144,6 +175,21 @@ class EventBuilder:
         if current is not None and index - current.end_frame - 1 > self.max_gap:
             closed.append(self._open.pop(source).close())
             current = None
+        if still is not None:
+            # A still is an event of its own: the one open before it closes, and it opens none.
+            if source in self._open:
+                closed.append(self._open.pop(source).close())
+            if positive:
+                closed.append(
+                    _still_event(
+                        source,
+                        index,
+                        float(time_s),
+                        TrackPoint(index, float(time_s), float(x), float(y), float(prob)),
+                        still,
+                    )
+                )
+            return closed
         if not positive:
             return closed
         point = TrackPoint(index, float(time_s), float(x), float(y), float(prob))

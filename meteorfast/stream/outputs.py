@@ -39,7 +39,7 @@ log = logging.getLogger("meteorfast.stream")
 
 CSV_FIELDS = (
     "source", "start_frame", "end_frame", "start_time_s", "end_time_s", "peak_prob", "x", "y", "points",
-    "line_x0", "line_y0", "line_x1", "line_y1", "speed_px_s", "line_rms_px",
+    "line_x0", "line_y0", "line_x1", "line_y1", "speed_px_s", "line_rms_px", "line_length_px", "file",
 )  # fmt: skip
 
 
@@ -273,10 +273,11 @@ class OutputWriter:
         writer.writerow(CSV_FIELDS)
         for ev in read_jsonl(self.out / "events.jsonl"):
             ln = ev.get("line") or {}
-            line = [ln.get(k, "") for k in ("x0", "y0", "x1", "y1", "speed_px_s", "rms_px")]
+            line = [ln.get(k, "") for k in ("x0", "y0", "x1", "y1", "speed_px_s", "rms_px", "length_px")]
             writer.writerow([ev["source"], ev["start_frame"], ev["end_frame"], f"{ev['start_time_s']:.4f}",
                              f"{ev['end_time_s']:.4f}", f"{ev['peak_prob']:.4f}", f"{ev['x']:.2f}", f"{ev['y']:.2f}",
-                             len(ev["track"]), *(f"{v:.3f}" if v != "" else "" for v in line)])  # fmt: skip
+                             len(ev["track"]), *(f"{v:.3f}" if v != "" else "" for v in line),
+                             ev.get("file") or ""])  # fmt: skip
         atomic_write_bytes(self.out / "events.csv", buf.getvalue().encode())
 
 

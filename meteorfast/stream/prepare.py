@@ -153,7 +153,7 @@ class Preparer:
             for seq, f in enumerate(frames):
                 image = self.masked(f.image)
                 inputs, geo = self.inputs(image)
-                yield Item(f.source, seq, f.index, f.index, f.time_s, f.time_s, image, inputs, geo, still)
+                yield Item(f.source, seq, f.index, f.index, f.time_s, f.time_s, image, inputs, geo, still, f.file)
             return
         yield from Windows(self).items(frames)
 

@@ -48,12 +48,14 @@ URL_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://"
 @dataclass(frozen=True)
 class Frame:
     """One decoded frame: ``image: uint8|uint16 [H,W]`` (grey) or ``[H,W,3]`` (BGR), with where and when it came
-    from: ``source`` id, ``index`` in that source, ``time_s`` from the container or derived from the frame rate."""
+    from: ``source`` id, ``index`` in that source, ``time_s`` from the container or derived from the frame rate,
+    and ``file``, the image file it was read from ("" for a video's or a camera's frame)."""
 
     source: str
     index: int
     time_s: float
     image: npt.NDArray[np.unsignedinteger]
+    file: str = ""
 
 
 class Source:
@@ -467,7 +469,7 @@ class ImageSource(Source):
                 # One bad file in a night's folder must not lose the others: skip it and say so.
                 self.report("skipped", 1, str(err))
                 continue
-            yield Frame(self.id, index, index / self.rate, image)
+            yield Frame(self.id, index, index / self.rate, image, str(path))
 
 
 class ArraySource(Source):
