@@ -28,7 +28,7 @@ from meteorfast.judges import CHAIN, Chain, Judge, Setup, Verifier
 from meteorfast.look import FirstLook, graph_geometry
 from meteorfast.preprocess import Preprocessor
 from meteorfast.results import BatchResult, FrameResult, Item, StageTimes
-from meteorfast.stream.events import Event, EventBuilder, StillStreak
+from meteorfast.stream.events import Event, EventBuilder, StillStreak, still_event
 from meteorfast.stream.pipeline import Batcher, Reader, SourceStats
 from meteorfast.stream.prepare import Preparer, load_mask, tile_shape
 from meteorfast.stream.sources import SourceSpec
@@ -286,21 +286,20 @@ class Detector:
             # An item may close the event before it: report that event before the item itself. The score is what
             # decided the item, so it is the event's.
             emit(builder.add(r.source, r.index, r.end_index, r.time_s, r.end_time_s, r.is_meteor, r.x, r.y, r.score,
-                             still=_still_streak(r)))  # fmt: skip
+                             alone=r.still))  # fmt: skip
             if on_result is not None:
                 on_result(r)
+            if r.still and r.is_meteor:  # a still's own event, after the still itself
+                emit([still_event(r.source, r.index, r.time_s, r.x, r.y, r.score, _still_streak(r))])
         emit(builder.flush())
         return events
 
 
-def _still_streak(r: FrameResult) -> StillStreak | None:
-    """A still's own streak for its event: its file and the streak's ends through the located point (None for a
-    video frame or a window, whose events span frames)."""
-    if not r.still:
-        return None
+def _still_streak(r: FrameResult) -> StillStreak:
+    """A positive still's file and its streak's ends through the located point."""
     from meteorfast.analysis.streak import streak_ends
 
-    return StillStreak(r.file, streak_ends(r.image, r.x, r.y) if r.is_meteor else None)
+    return StillStreak(r.file, streak_ends(r.image, r.x, r.y))
 
 
 __all__ = ["BatchResult", "Detector", "DetectorConfig", "FrameResult"]

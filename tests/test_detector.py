@@ -527,7 +527,7 @@ def test_a_folder_of_stills_gives_one_event_per_file_with_the_streaks_ends(spot_
         cv2.imwrite(str(tmp_path / f"IMG_{i:03d}.png"), with_streak(sky((720, 1280), i), seg, 230))
     (tmp_path / "out").mkdir()
     source = open_source(str(tmp_path))
-    writer = OutputWriter(tmp_path / "out", frames=True)
+    writer = OutputWriter(tmp_path / "out", frames=True, overlays=True)
     with Detector(spot_model, threshold=0.5, rescue=False, satellite_veto=False) as det:
         events = det.detect([source], on_result=writer.on_result, on_event=writer.on_event)
     writer.close()
@@ -540,6 +540,10 @@ def test_a_folder_of_stills_gives_one_event_per_file_with_the_streaks_ends(spot_
         ends = [(ev.line.x0, ev.line.y0), (ev.line.x1, ev.line.y1)]
         assert all(point_to_segment(x, y, seg) < 4 for x, y in ends)
         assert ev.to_json()["file"] == ev.file
+    # Each event's overlay is drawn on its own still: three files, three different pictures.
+    overlays = sorted((tmp_path / "out" / "overlays").glob("*.png"))
+    assert len(overlays) == 3
+    assert len({p.read_bytes() for p in overlays}) == 3
     frames = [json.loads(line) for line in (tmp_path / "out" / "frames.jsonl").read_text().splitlines()]
     assert [Path(f["file"]).name for f in frames] == ["IMG_000.png", "IMG_001.png", "IMG_002.png"]
     # Frames exported from a video (stills=False) are not stills: consecutive positives merge into one event.

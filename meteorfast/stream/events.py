@@ -4,7 +4,7 @@ A positive item extends its source's open event when it starts at most ``max_gap
 positive item ended (``max_gap=0``: strictly consecutive; the default 1 bridges one missed frame, as a flickering
 score on a faint meteor would otherwise split it). The event closes at the first item past that gap, or at the end
 of the stream. A still (a photo of its own exposure) is never merged with its neighbours: a positive still is an
-event of its own, named by its file, whose line is the streak's two ends as walked in the still.
+event of its own (:func:`still_event`), named by its file, whose line is the streak's two ends walked in the still.
 """
 
 from __future__ import annotations
@@ -142,12 +142,14 @@ class _Open:
         )  # fmt: skip
 
 
-def _still_event(source: str, index: int, time_s: float, point: TrackPoint, still: StillStreak) -> Event:
-    """The event of one positive still: its point, and its streak's walked ends as the line (the point alone where
-    none was walked)."""
+def still_event(source: str, index: int, time_s: float, x: float, y: float, prob: float, still: StillStreak) -> Event:
+    """The event of one positive still, item ``index`` of ``source``: its point, and its streak's walked ends as the
+    line (the point alone where none was walked)."""
+    point = TrackPoint(index, float(time_s), float(x), float(y), float(prob))
     x0, y0, x1, y1 = still.ends if still.ends is not None else (point.x, point.y, point.x, point.y)
     line = LineFit(x0, y0, x1, y1, 0.0, 0.0)
-    return Event(source, index, index, time_s, time_s, point.prob, point.x, point.y, (point,), line, index, still.file)
+    return Event(source, index, index, point.time_s, point.time_s, point.prob, point.x, point.y, (point,), line, index,
+                 still.file)  # fmt: skip
 
 
 class EventBuilder:
@@ -162,10 +164,10 @@ class EventBuilder:
 
     def add(
         self, source: str, index: int, end_index: int, time_s: float, end_time_s: float, positive: bool,
-        x: float, y: float, prob: float, *, still: StillStreak | None = None,
+        x: float, y: float, prob: float, *, alone: bool = False,
     ) -> list[Event]:  # fmt: skip
-        """One item of ``source`` (frames ``index..end_index``); ``still``: the item is a still, with its file and
-        streak. Returns the events this item closed (0 or 1; a positive still also returns its own)."""
+        """One item of ``source`` (frames ``index..end_index``); ``alone``: the item is a still, which joins no event
+        (its own, if positive, is :func:`still_event`'s). Returns the events this item closed (0 or 1)."""
         last = self._last.get(source)
         if last is not None and index <= last:
             raise InputError(f"events: expected items of {source!r} in order, got frame {index} after {last}")
@@ -175,20 +177,10 @@ class EventBuilder:
         if current is not None and index - current.end_frame - 1 > self.max_gap:
             closed.append(self._open.pop(source).close())
             current = None
-        if still is not None:
-            # A still is an event of its own: the one open before it closes, and it opens none.
+        if alone:
+            # A still is an event of its own (see still_event): the one open before it closes, and it joins none.
             if source in self._open:
                 closed.append(self._open.pop(source).close())
-            if positive:
-                closed.append(
-                    _still_event(
-                        source,
-                        index,
-                        float(time_s),
-                        TrackPoint(index, float(time_s), float(x), float(y), float(prob)),
-                        still,
-                    )
-                )
             return closed
         if not positive:
             return closed
