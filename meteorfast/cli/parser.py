@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 import numpy as np
 
@@ -106,21 +107,20 @@ RESCUE_HELP = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="meteorfast", description="Meteor detection with in-engine Grad-CAM.")
-    parser.add_argument("--version", action="version", version=f"meteorfast {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def _add_info(sub: Any) -> None:
     p = sub.add_parser("info", help="version, backends and native kernels, with the reason for anything missing")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_info)
 
+
+def _add_demo(sub: Any) -> None:
     p = sub.add_parser("demo", help="detect the meteor in the bundled real GMN clip with the shipped model")
     p.add_argument("--out", default="meteorfast-demo", help="directory for events.jsonl and the overlay PNG")
     p.add_argument("--model", default=None, help=MODEL_HELP)
     p.set_defaults(func=cmd_demo)
 
+
+def _add_detect(sub: Any) -> None:
     p = sub.add_parser("detect", help="detect meteors in videos, cameras, streams, images or folders")
     p.add_argument("sources", nargs="+", metavar="SOURCE", help="video file, camera index, URL, image, folder or glob")
     p.add_argument("--model", default=None, help=MODEL_HELP)
@@ -159,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="video decoder; pyav (the [pyav] extra) keeps true timestamps and 16-bit depth")  # fmt: skip
     p.set_defaults(func=cmd_detect)
 
+
+def _add_bench(sub: Any) -> None:
     p = sub.add_parser("bench", help="throughput per station hardware (and against PyTorch + pytorch-grad-cam)")
     p.add_argument("--model", default=None, help=MODEL_HELP)
     p.add_argument("--backend", default="auto", choices=["auto", "onnxruntime", "tensorrt"])
@@ -179,6 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", default=None, help="write a PNG of frames/s against batch size")
     p.set_defaults(func=cmd_bench)
 
+
+def _add_soak(sub: Any) -> None:
     p = sub.add_parser("soak", help="live synthetic cameras for a while; memory must stay flat, drops are counted")
     p.add_argument("--model", default=None, help=MODEL_HELP)
     p.add_argument("--sources", type=int, default=4, help="simulated 720p cameras (default 4)")
@@ -190,6 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", default=None, metavar="PATH", help="also write the report (with RSS samples) here")
     p.set_defaults(func=cmd_soak)
 
+
+def _add_export(sub: Any) -> None:
     p = sub.add_parser("export", help="export a model to ONNX with the Grad-CAM outputs (needs the [train] extra)")
     p.add_argument("--arch", default="efficientnet_lite0", choices=ARCHS)
     p.add_argument("--head", default="gap", choices=["gap", "fastai"])
@@ -200,6 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="the .onnx file to write")
     p.set_defaults(func=cmd_export)
 
+
+def _add_quantize(sub: Any) -> None:
     p = sub.add_parser(
         "quantize", help="static INT8 (QDQ, per-channel) copy of an exported graph, CAM outputs in float"
     )
@@ -209,6 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="the INT8 .onnx to write")
     p.set_defaults(func=cmd_quantize)
 
+
+def _add_calibrate(sub: Any) -> None:
     p = sub.add_parser(
         "calibrate", help="store in a copy of a model the threshold that meets a false-positive budget on given frames"
     )
@@ -228,6 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_calibrate)
 
+
+def _add_merge_verifiers(sub: Any) -> None:
     p = sub.add_parser(
         "merge-verifiers", help="one verifier graph from several trained behind the same model: their mean probability"
     )
@@ -242,6 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="the .onnx to write (no threshold yet: run `calibrate` on it)")
     p.set_defaults(func=cmd_merge_verifiers)
 
+
+def _add_build_engine(sub: Any) -> None:
     p = sub.add_parser("build-engine", help="build a TensorRT engine (and its manifest) from an exported graph")
     p.add_argument(
         "model", help="an .onnx from `meteorfast export` (or `quantize`, for INT8 from Q/DQ), or default / fast"
@@ -255,6 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="engines", help="directory for the engine and manifest (default engines/)")
     p.set_defaults(func=cmd_build_engine)
 
+
+def _add_train(sub: Any) -> None:
     p = sub.add_parser("train", help="transfer-learn a meteor classifier on simulated (and your own) frames")
     p.add_argument("--arch", default="efficientnet_lite0", choices=ARCHS)
     p.add_argument("--head", default="gap", choices=["gap", "fastai"])
@@ -288,6 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "there, and the same command continues from its last finished epoch")  # fmt: skip
     p.set_defaults(func=cmd_train)
 
+
+def _add_eval(sub: Any) -> None:
     p = sub.add_parser("eval", help="precision, recall, ROC AUC and localisation error on labelled frames")
     p.add_argument("--model", default=None, help=MODEL_HELP)
     p.add_argument("--synthetic", type=int, default=None, metavar="N", help="evaluate on N simulated frames")
@@ -319,4 +337,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", default=None, help="write a precision-recall PNG")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_eval)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="meteorfast", description="Meteor detection with in-engine Grad-CAM.")
+    parser.add_argument("--version", action="version", version=f"meteorfast {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_info(sub)
+    _add_demo(sub)
+    _add_detect(sub)
+    _add_bench(sub)
+    _add_soak(sub)
+    _add_export(sub)
+    _add_quantize(sub)
+    _add_calibrate(sub)
+    _add_merge_verifiers(sub)
+    _add_build_engine(sub)
+    _add_train(sub)
+    _add_eval(sub)
     return parser
