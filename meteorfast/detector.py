@@ -40,13 +40,15 @@ DEFAULT_THRESHOLD = 0.5
 @dataclass(frozen=True)
 class _Opened:
     """What :meth:`Detector.open` builds: the model's backend, its input's preprocessor, the first look, the
-    reader threads' preparer and the chain of judges."""
+    reader threads' preparer, the chain of judges and the verifier it opened (the detector closes it, whether or not
+    a judge of the chain reads it)."""
 
     backend: Backend
     prep: Preprocessor
     look: FirstLook
     preparer: Preparer
     chain: Chain
+    verifier: Verifier | None
 
 
 class Detector:
@@ -122,12 +124,14 @@ class Detector:
                             tile_hw=tile_hw, mask=self.mask, flicker=float(c.flicker))  # fmt: skip
         setup = Setup(c, self.threshold, size, verifier)
         judges = [j for stage in (c.judges if c.judges is not None else CHAIN) if (j := stage.build(setup))]
-        return _Opened(backend, prep, look, preparer, Chain(judges, self.times))
+        return _Opened(backend, prep, look, preparer, Chain(judges, self.times), verifier)
 
     def close(self) -> None:
         opened, self._opened = self._opened, None
         if opened is not None:
             opened.chain.close()
+            if opened.verifier is not None:
+                opened.verifier.backend.close()
             opened.backend.close()
 
     def __enter__(self) -> Detector:

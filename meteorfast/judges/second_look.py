@@ -81,6 +81,3 @@ class SecondLook(BatchJudge):
         for j, i in enumerate(sel):
             out[i] = verdicts[i].decided(self.name, float(final[j]), prob=float(final[j]))
         return out
-
-    def close(self) -> None:
-        self.verifier.backend.close()
