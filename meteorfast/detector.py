@@ -57,9 +57,10 @@ class Detector:
     :class:`~meteorfast.detector_config.DetectorConfig`; ``Detector(config=...)`` takes one."""
 
     def __init__(self, model: str | Path | None = None, *, config: DetectorConfig | None = None, **options: Any):
+        if model is not None:
+            options["model"] = model
         base = config if config is not None else DetectorConfig()
-        changes = dict(options, **({} if model is None else {"model": model}))
-        self.config = base.but(**changes) if changes else base
+        self.config = base.but(**options) if options else base
         from meteorfast.data import resolve_model, resolve_verifier
 
         c = self.config

@@ -5,6 +5,7 @@ frame-level map stitched from them.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,8 +65,6 @@ class FirstLook:
     def _mirrored(self, inputs: npt.NDArray[np.uint8], prob: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """``prob`` (of ``inputs`` as they are) averaged with the inputs' left-right and upside-down mirror images':
         float32 ``[M]``."""
-        import time
-
         began = time.perf_counter()
         total = prob.astype(np.float64)
         for mirrored in (inputs[..., ::-1], inputs[..., ::-1, :]):

@@ -114,7 +114,7 @@ def test_the_documents_are_within_their_lengths(doc: str) -> None:
     assert path.read_text().count("\n") <= DOC_LIMITS[doc]
 
 
-# How the work was done has no place in the project's files: "stop 50", "this stop", "issue 5's", "round 3".
+# Words about how the work was done (a numbered stop, an issue's number) have no place in the project's files.
 PROCESS_WORDS = re.compile(r"\b(stops? \d+|(this|next|last|previous) stop|issues? \d+|the \w+ issue)\b", re.I)
 
 

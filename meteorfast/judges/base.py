@@ -163,10 +163,16 @@ class StillsJudge(Judge):
         self.threshold = threshold
 
     @classmethod
+    def setting(cls, setup: Setup) -> bool | Literal["auto"] | None:
+        """The option's setting where the stage runs; None where it does not: never in stack mode, whose windows
+        are no stills, nor when the option is False."""
+        value: bool | Literal["auto"] = getattr(setup.config, cls.option)
+        return value if setup.config.mode == "frame" and value is not False else None
+
+    @classmethod
     def build(cls, setup: Setup) -> Judge | None:
-        # Never in stack mode, whose windows are no stills, nor when the option is False.
-        setting = getattr(setup.config, cls.option)
-        return cls(setting, setup.threshold) if setup.config.mode == "frame" and setting is not False else None
+        setting = cls.setting(setup)
+        return None if setting is None else cls(setting, setup.threshold)
 
     def applies(self, item: Item) -> bool:
         return self.every_frame or item.still

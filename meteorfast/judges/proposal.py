@@ -233,10 +233,8 @@ class ProposalOpinion(StillsJudge):
 
     @classmethod
     def build(cls, setup: Setup) -> Judge | None:
-        built = super().build(setup)
-        if isinstance(built, ProposalOpinion):
-            built.threads = setup.config.threads
-        return built
+        setting = cls.setting(setup)
+        return None if setting is None else cls(setting, setup.threshold, setup.config.threads)
 
     def _opened(self) -> Rescuer:
         with self._lock:

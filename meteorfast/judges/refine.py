@@ -40,10 +40,6 @@ class Refine(BatchJudge):
         band = setup.verifier.spec if setup.verifier is not None else None
         return cls(setup.threshold, c.candidates, c.search == "all", setup.input_size, band)
 
-    def _searched(self, verdict: Verdict) -> bool:
-        unsure = self.band is not None and bool(in_band(np.array([verdict.prob], np.float32), self.band)[0])
-        return self.search_all or verdict.prob >= self.threshold or unsure
-
     def judge_all(self, views: Sequence[View], verdicts: Sequence[Verdict]) -> list[Verdict]:
         from meteorfast.analysis.streak import fused_peaks, refine_points
 
@@ -54,7 +50,10 @@ class Refine(BatchJudge):
         cx[:, 0] = [d.x for d in verdicts]
         cy[:, 0] = [d.y for d in verdicts]
         weight[:, 0] = 1.0
-        search = [i for i, d in enumerate(verdicts) if self._searched(d)]
+        prob = np.array([d.prob for d in verdicts], np.float32)
+        # Searched: every item, or a detection, or an item the second look will judge.
+        unsure = in_band(prob, self.band) if self.band is not None else np.zeros(n, np.bool_)
+        search = [i for i in range(n) if self.search_all or prob[i] >= self.threshold or unsure[i]]
         if k > 1 and search:
             cam, fine, geo = (
                 np.stack([getattr(views[i], name) for i in search]) for name in ("cam", "fine", "geometry")
